@@ -41,8 +41,17 @@ from dmad.viz.images import plot_anomaly_grid
 #: 4 DDIM steps per reconstruction
 _CPU = {"base_channels": 16, "max_seconds": 240, "sampling_steps": 4}
 #: label -> (detector name, parameters, runs on the subsets?)
+#: the image scoring of feature_diffusion, given to the baseline too for a like-for-like row
+_REGION_SCORE = {"image_sigma": 32.0, "top_fraction": 0.1}
 RUNS: dict[str, tuple[str, dict[str, Any], bool]] = {
     "feature_nn (baseline)": ("feature_nn", {}, False),
+    "feature_nn (blocks 5+10)": ("feature_nn", {"layers": (5, 10)}, False),
+    "feature_nn (blocks 5+10, region score)": (
+        "feature_nn",
+        {"layers": (5, 10), **_REGION_SCORE},
+        False,
+    ),
+    "feature_nn (region score)": ("feature_nn", _REGION_SCORE, False),
     "feature_diffusion": ("feature_diffusion", {}, False),
     "feature_diffusion (time only)": ("feature_diffusion", {"denoiser_weight": 0.0}, False),
     "anoddpm (simplex)": ("anoddpm", _CPU, True),

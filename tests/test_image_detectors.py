@@ -148,10 +148,21 @@ def test_simplex_anoddpm_runs_and_reconstructs(data):
 
 
 def test_top_fraction_score_is_the_mean_of_the_top_pixels(data, fitted):
-    det = clone(fitted["feature_diffusion"]).set_params(top_fraction=0.1)
+    det = clone(fitted["feature_diffusion"]).set_params(top_fraction=0.1, image_sigma=0.0)
     maps = np.random.default_rng(0).random((2, 10, 10))
     expected = np.sort(maps.reshape(2, -1), axis=1)[:, -10:].mean(axis=1)
     np.testing.assert_allclose(det.map_to_score(maps), expected, rtol=1e-6)
+
+
+def test_image_score_reads_the_map_smoothed_to_image_sigma(fitted):
+    det = clone(fitted["feature_diffusion"]).set_params(sigma=3.0, image_sigma=5.0, top_fraction=0)
+    maps = np.zeros((1, 64, 64), np.float32)
+    maps[0, 10, 10] = 1.0  # one hot pixel: its blur peaks at 1 / (2 pi s^2) for a total s of 4
+    score = det.map_to_score(maps)[0]
+    np.testing.assert_allclose(score, 1 / (2 * np.pi * 4.0**2), rtol=0.02)
+    wide = np.zeros_like(maps)
+    wide[0, 20:40, 20:40] = 0.5  # a large, weaker region now outranks the speck
+    assert det.map_to_score(wide)[0] > score
 
 
 @pytest.mark.parametrize(
@@ -161,6 +172,7 @@ def test_top_fraction_score_is_the_mean_of_the_top_pixels(data, fitted):
         ({"image_size": 4}, "image_size"),
         ({"top_fraction": 1.0}, "top_fraction"),
         ({"sigma": -1.0}, "sigma"),
+        ({"image_sigma": -1.0}, "image_sigma"),
     ],
 )
 def test_bad_parameters_fail_in_fit(params, match, data):

@@ -1,4 +1,8 @@
-"""Range-AUC and VUS against a brute-force loop implementation of the same definition."""
+"""Range-AUC and VUS against brute-force loop implementations of both conventions.
+
+``_vus_brute`` follows dmad's definition, ``_vus_tsb_brute`` the formulas of TSB-AD's evaluation
+code (Liu & Paparrizos, NeurIPS 2024), both written point by point and threshold by threshold.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +19,9 @@ def _area(x: list[float], y: list[float]) -> float:
     return sum((x[k + 1] - x[k]) * (y[k + 1] + y[k]) / 2 for k in range(len(x) - 1))
 
 
-def _vus_brute(y, s, max_buffer: int, n_thresholds: int) -> tuple[list[float], list[float]]:
-    """Per-buffer range-AUC-ROC and -PR with explicit loops, straight from the definition."""
-    y, s, n = np.asarray(y), np.asarray(s, float), len(y)
-    events, i = [], 0  # inclusive (first, last) index of each run of 1s
+def _events(y: np.ndarray) -> list[tuple[int, int]]:
+    """Inclusive (first, last) index of each run of 1s."""
+    events, i, n = [], 0, len(y)
     while i < n:
         if y[i]:
             j = i
@@ -28,6 +31,13 @@ def _vus_brute(y, s, max_buffer: int, n_thresholds: int) -> tuple[list[float], l
             i = j + 1
         else:
             i += 1
+    return events
+
+
+def _vus_brute(y, s, max_buffer: int, n_thresholds: int) -> tuple[list[float], list[float]]:
+    """Per-buffer range-AUC-ROC and -PR with explicit loops, straight from the definition."""
+    y, s, n = np.asarray(y), np.asarray(s, float), len(y)
+    events = _events(y)
     thresholds = np.sort(s)[::-1][np.linspace(0, n - 1, n_thresholds).astype(int)]
     rocs, prs = [], []
     for buffer in range(max_buffer + 1):
@@ -47,6 +57,43 @@ def _vus_brute(y, s, max_buffer: int, n_thresholds: int) -> tuple[list[float], l
             precisions.append(soft[pred].sum() / pred.sum())
         rocs.append(_area([0, *fprs, 1], [0, *tprs, 1]))
         prs.append(_area([0, *tprs], [1, *precisions]))
+    return rocs, prs
+
+
+def _vus_tsb_brute(y, s, max_buffer: int, n_thresholds: int) -> tuple[list[float], list[float]]:
+    """Per-buffer range-AUC-ROC and -PR of TSB-AD's convention, with explicit loops."""
+    y, s, n = np.asarray(y), np.asarray(s, float), len(y)
+    events = _events(y)
+    thresholds = np.sort(s)[::-1][np.linspace(0, n - 1, n_thresholds).astype(int)]
+    rocs, prs = [], []
+    for buffer in range(max_buffer + 1):
+        half = buffer // 2
+        soft = y.astype(float)
+        for first, last in events:  # every event adds its border, whatever lies in between
+            for d in range(1, half + 1):
+                for p in (first - d, last + d):
+                    if 0 <= p < n:
+                        soft[p] += np.sqrt(1 - d / buffer)
+        soft = np.minimum(soft, 1.0)
+        groups: list[list[int]] = []  # events whose extended ranges overlap form one group
+        for first, last in events:
+            if groups and first - half <= groups[-1][1]:
+                groups[-1][1] = last + half
+            else:
+                groups.append([first - half, last + half])
+        tprs, fprs, precisions = [], [], []
+        for t in thresholds:
+            pred = s >= t
+            tp = soft[pred].sum()
+            border = soft[pred & (y == 0)].sum()  # predicted points outside the events
+            positive = y.sum() + border / 2
+            found = [pred[max(a, 0) : b + 1].any() for a, b in groups]
+            tprs.append(min(tp / positive, 1.0) * np.mean(found))
+            fprs.append((pred.sum() - tp) / (n - positive))
+            precisions.append(tp / pred.sum())
+        rocs.append(_area([0, *fprs, 1], [0, *tprs, 1]))
+        steps = np.diff([0, *tprs])  # average precision: each recall step times its precision
+        prs.append(sum(step * precision for step, precision in zip(steps, precisions, strict=True)))
     return rocs, prs
 
 
@@ -81,6 +128,59 @@ def test_events_at_series_edges_and_all_near() -> None:
     assert result == pytest.approx({"vus_roc": np.mean(rocs), "vus_pr": np.mean(prs)})
 
 
+def _crowded_series(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Short events a few points apart, so borders overlap and extended events merge."""
+    rng = np.random.default_rng(100 + seed)
+    y = (rng.random(n) < 0.2).astype(int)
+    y[[0, -1]] = seed % 2  # odd seeds: events touching both ends
+    y[n // 2], y[n // 2 + 1] = 0, 1  # both classes present
+    s = rng.integers(0, 4, n) + y * rng.integers(0, 2, n)  # heavy ties
+    return y, s.astype(float)
+
+
+@pytest.mark.parametrize("make", [_random_series, _crowded_series])
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("n_thresholds", [7, 250])
+def test_tsb_convention_matches_brute_force(make, seed: int, n_thresholds: int) -> None:
+    y, s = make(seed, int(40 + 10 * seed))
+    rocs, prs = _vus_tsb_brute(y, s, max_buffer=16, n_thresholds=n_thresholds)
+    result = vus(y, s, max_buffer=16, n_thresholds=n_thresholds, convention="tsb")
+    assert result["vus_roc"] == pytest.approx(np.mean(rocs), abs=1e-12)
+    assert result["vus_pr"] == pytest.approx(np.mean(prs), abs=1e-12)
+    for buffer in (0, 2, 7, 16):
+        single = range_auc(y, s, buffer, n_thresholds=n_thresholds, convention="tsb")
+        assert single["roc"] == pytest.approx(rocs[buffer], abs=1e-12)
+        assert single["pr"] == pytest.approx(prs[buffer], abs=1e-12)
+
+
+def test_tsb_convention_by_hand() -> None:
+    # One labelled point (index 2); the detector ranks its left neighbour first, then the event.
+    y, s = [0, 0, 1, 0, 0], [0.1, 0.9, 0.5, 0.2, 0.0]
+    # Buffer 2: one border point each side, weight a = sqrt(1 - 1/2). P = 1, n = 5.
+    # Top 1 {1}: TP = a, positive = P + a/2, recall r1 = 2a/(2 + a), precision a,
+    #   FPR f1 = (1 - a)/(n - 1 - a/2).
+    # Top 2 {1, 2}: TP = 1 + a > 1 + a/2, so recall clips to 1; precision (1 + a)/2, same FPR.
+    # Lower thresholds keep recall at 1: nothing more for the step sum, ROC flat at TPR 1.
+    a = np.sqrt(0.5)
+    f1, r1 = (1 - a) / (4 - a / 2), 2 * a / (2 + a)
+    expected = {"roc": f1 * r1 / 2 + (1 - f1), "pr": r1 * a + (1 - r1) * (1 + a) / 2}
+    assert expected["pr"] == pytest.approx((3.5 + a) / (4 + 2 * a))  # 0.77705
+    for n_thresholds in (5, 250):  # repeated thresholds add zero-width steps only
+        got = range_auc(y, s, 2, n_thresholds=n_thresholds, convention="tsb")
+        assert got == pytest.approx(expected, abs=1e-12)
+    # Buffer 0: the step sum credits precision 1/2 over the whole recall jump from 0 to 1; dmad's
+    # trapezoid, which starts at (recall 0, precision 1) and passes (0, 0), gets half of that.
+    assert range_auc(y, s, 0, convention="tsb") == pytest.approx({"roc": 0.75, "pr": 0.5})
+    assert range_auc(y, s, 0) == pytest.approx({"roc": 0.75, "pr": 0.25})
+
+
+def test_conventions_differ_and_default_is_dmad() -> None:
+    y, s = _crowded_series(1, 60)
+    dmad, tsb = vus(y, s, max_buffer=16), vus(y, s, max_buffer=16, convention="tsb")
+    assert vus(y, s, max_buffer=16, convention="dmad") == dmad
+    assert abs(dmad["vus_pr"] - tsb["vus_pr"]) > 1e-3
+
+
 def test_perfect_detector_at_zero_buffer() -> None:
     y = np.zeros(200, int)
     y[50:60] = y[120:125] = 1
@@ -100,21 +200,24 @@ def test_random_scores_near_half() -> None:
     assert result["vus_pr"] < 0.2
 
 
-def test_convenience_wrappers_agree() -> None:
+@pytest.mark.parametrize("convention", ["dmad", "tsb"])
+def test_convenience_wrappers_agree(convention: str) -> None:
     y, s = _random_series(3, 80)
-    both = vus(y, s, max_buffer=10, n_thresholds=30)
-    assert vus_roc(y, s, max_buffer=10, n_thresholds=30) == both["vus_roc"]
-    assert vus_pr(y, s, max_buffer=10, n_thresholds=30) == both["vus_pr"]
+    kwargs = {"max_buffer": 10, "n_thresholds": 30, "convention": convention}
+    both = vus(y, s, **kwargs)
+    assert vus_roc(y, s, **kwargs) == both["vus_roc"]
+    assert vus_pr(y, s, **kwargs) == both["vus_pr"]
 
 
-def test_vus_is_fast_on_long_series() -> None:
+@pytest.mark.parametrize("convention", ["dmad", "tsb"])
+def test_vus_is_fast_on_long_series(convention: str) -> None:
     rng = np.random.default_rng(0)
     y = np.zeros(30_000, int)
     for start in rng.choice(29_800, size=40, replace=False):
         y[start : start + rng.integers(5, 200)] = 1
     s = rng.random(y.size) + y
     start = time.perf_counter()
-    vus(y, s, max_buffer=100, n_thresholds=250)
+    vus(y, s, max_buffer=100, n_thresholds=250, convention=convention)
     # The target is < 1 s; the margin absorbs a busy shared CI machine.
     assert time.perf_counter() - start < 5.0
 
@@ -125,6 +228,8 @@ def test_vus_is_fast_on_long_series() -> None:
         ({"max_buffer": -1}, "max_buffer must be an integer >= 0"),
         ({"max_buffer": 2.5}, "max_buffer must be an integer >= 0"),
         ({"n_thresholds": 1}, "n_thresholds must be an integer >= 2"),
+        ({"convention": "tsb-ad"}, r"convention must be one of \['dmad', 'tsb'\]"),
+        ({"convention": None}, "convention must be one of"),
     ],
 )
 def test_bad_parameters_raise(kwargs: dict, match: str) -> None:
@@ -139,3 +244,7 @@ def test_bad_labels_raise() -> None:
         range_auc([0, 1, 0], [0.1, 0.9, 0.2], buffer=-2)
     with pytest.raises(DataValidationError, match="length mismatch"):
         vus_pr([0, 1, 0], [0.1, 0.9])
+    with pytest.raises(ValueError, match="convention must be one of"):  # also a ValueError
+        range_auc([0, 1, 0], [0.1, 0.9, 0.2], buffer=2, convention="TSB")
+    with pytest.raises(DataValidationError, match="convention must be one of"):
+        vus_pr([0, 1, 0], [0.1, 0.9, 0.2], convention="paper")

@@ -106,6 +106,28 @@ def test_chunked_neighbour_search_equals_brute_force(chunks, exclude_self):
     assert torch.equal(got_i, want_i)
 
 
+@pytest.mark.parametrize("chunks", [(1, 1), (4, 6), (1000, 1000)])
+def test_exclusion_zone_equals_brute_force(chunks):
+    gen = torch.Generator().manual_seed(2)
+    reference, queries = torch.randn(40, 4, generator=gen), torch.randn(30, 4, generator=gen)
+    q_pos, r_pos = torch.arange(30) * 2, torch.arange(40) * 3  # e.g. window starts
+    full = ((queries[:, None, :] - reference[None, :, :]) ** 2).sum(-1)
+    full[(q_pos[:, None] - r_pos[None, :]).abs() < 7] = float("inf")
+    want_d, want_i = full.topk(3, dim=1, largest=False, sorted=True)
+    got_d, got_i = knn_sq_distances(
+        queries,
+        reference,
+        3,
+        query_chunk=chunks[0],
+        reference_chunk=chunks[1],
+        exclusion_zone=(q_pos, r_pos, 7),
+    )
+    torch.testing.assert_close(got_d, want_d, rtol=0, atol=0)
+    assert torch.equal(got_i, want_i)
+    with pytest.raises(DataValidationError, match="exclusion zone"):
+        knn_sq_distances(queries, reference, 3, exclusion_zone=(q_pos, r_pos, 100))
+
+
 def test_neighbour_search_is_exact_for_duplicates_and_wide_rows():
     gen = torch.Generator().manual_seed(1)
     reference = torch.randn(40, 300, generator=gen) * 10 + 50  # far from 0: cancellation-prone

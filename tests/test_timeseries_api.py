@@ -124,7 +124,11 @@ def test_stream_relation(fitted, series):
     stream = np.r_[det.score_stream(test[:150]), det.score_stream(test[150:])]
     det.stream_values_, det.stream_mask_ = saved
     assert stream.shape == (len(test),)
+    np.testing.assert_allclose(stream, det.score_stream(test), rtol=1e-6)  # chunks = one call
+    det.stream_values_, det.stream_mask_ = saved
     w, T = det.window_, len(test)
+    if len(det._window_lengths()) > 1:  # multi-scale: see test_multi_scale_is_the_mean_of_scales
+        return
     if det.registry_name == "moving_zscore":  # per-step, history from the fit series' end
         np.testing.assert_allclose(stream[w:], det.decision_function(test)[w:], rtol=1e-6)
     else:
@@ -156,6 +160,32 @@ def test_bad_input(fitted, series):
         det.decision_function(np.array([["a", "b"]] * 50))
     with pytest.raises(NotFittedError):
         make(name).decision_function(test)
+
+
+def test_multi_scale_is_the_mean_of_scales(series):
+    """Batch and stream scores of a multi-scale detector average its one-length members'."""
+    train, test, _ = series
+    multi = make("dte_windows", scales=(0.5, 1, 2)).fit(train)
+    assert multi._window_lengths() == (10, 20, 40) and multi.stream_values_.shape == (39, 2)
+    singles = [make("dte_windows", window=w, scales=(1,)).fit(train) for w in (10, 20, 40)]
+    np.testing.assert_allclose(
+        multi.decision_function(test),
+        np.mean([d.decision_function(test) for d in singles], axis=0),
+        rtol=1e-6,
+    )
+    # each member's stream buffer is shorter: feed it the fit series' tail it lacks
+    expected = []
+    for d in singles:
+        d.stream_values_, d.stream_mask_ = multi.stream_values_, multi.stream_mask_
+        expected.append(d.score_stream(test)[: len(test)])
+    np.testing.assert_allclose(multi.score_stream(test), np.mean(expected, axis=0), rtol=1e-6)
+
+
+def test_dte_windows_threshold_holds_on_fresh_normal_data():
+    # fit scores leave out overlapping fit windows; with them, every fit window would match itself
+    # and threshold_ would flag nearly all of a fresh normal series
+    det = make("dte_windows", contamination=0.05).fit(sine(600, 0))
+    assert det.predict(sine(600, 3)).mean() < 0.2
 
 
 def test_window_longer_than_fit_series_is_clear():

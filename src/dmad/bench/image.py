@@ -48,6 +48,7 @@ class FeatureNN(FeatureImageDetector):
         image_size: int | None = 224,
         channels: int | None = None,
         sigma: float = 4.0,
+        image_sigma: float = 0.0,
         top_fraction: float = 0.0,
         batch_size: int = 16,
         contamination: float = 0.1,
@@ -62,6 +63,7 @@ class FeatureNN(FeatureImageDetector):
         self.image_size = image_size
         self.channels = channels
         self.sigma = sigma
+        self.image_sigma = image_sigma
         self.top_fraction = top_fraction
         self.batch_size = batch_size
         self.contamination = contamination

@@ -54,7 +54,7 @@ class BaseDetector(BaseEstimator):
         )
         with self._seeded():
             self._fit(data)
-        self.decision_scores_ = self._score_checked(data)
+        self.decision_scores_ = self._score_checked(data, training=True)
         self.threshold_ = float(np.quantile(self.decision_scores_, 1 - self.contamination))
         return self
 
@@ -133,8 +133,19 @@ class BaseDetector(BaseEstimator):
         """A generator seeded from the fitted seed: scoring is repeatable call after call."""
         return torch.Generator(device=self.device_).manual_seed(self.seed_ + offset)
 
-    def _score_checked(self, data: Any) -> np.ndarray:
-        scores = np.asarray(self._score(data), dtype=np.float64)
+    def _training_scores(self, data: Any) -> np.ndarray:
+        """Scores of the fit data itself (``decision_scores_``, hence ``threshold_``).
+
+        A detector that memorises its fit data overrides this to leave each sample's own (and
+        trivially matching) entries out; otherwise the training scores are optimistic and the
+        threshold flags nearly everything new.
+        """
+        return self._score(data)
+
+    def _score_checked(self, data: Any, training: bool = False) -> np.ndarray:
+        scores = np.asarray(
+            self._training_scores(data) if training else self._score(data), dtype=np.float64
+        )
         if not np.all(np.isfinite(scores)):
             raise DataValidationError(
                 f"{type(self).__name__} produced non-finite scores; the input is far outside "

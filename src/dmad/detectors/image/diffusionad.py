@@ -65,7 +65,7 @@ class DiffusionAD(ImageDenoiserDetector):
     base_channels, channel_mults : denoiser U-Net width and levels.
     epochs, batch_size_train, lr, weight_decay, patience, max_seconds : denoiser training
         (``max_seconds`` also caps the head's training).
-    image_size, channels, sigma, top_fraction, batch_size : see
+    image_size, channels, sigma, image_sigma, top_fraction, batch_size : see
         :class:`~dmad.detectors.image.ImageDetector`.
     contamination, random_state, device, verbose : as for every detector.
 
@@ -96,6 +96,7 @@ class DiffusionAD(ImageDenoiserDetector):
         image_size: int | None = 64,
         channels: int | None = None,
         sigma: float = 4.0,
+        image_sigma: float = 0.0,
         top_fraction: float = 0.0,
         batch_size: int = 32,
         contamination: float = 0.1,
@@ -121,6 +122,7 @@ class DiffusionAD(ImageDenoiserDetector):
         self.image_size = image_size
         self.channels = channels
         self.sigma = sigma
+        self.image_sigma = image_sigma
         self.top_fraction = top_fraction
         self.batch_size = batch_size
         self.contamination = contamination

@@ -46,7 +46,7 @@ class MaskedDiffusion(ImageDenoiserDetector):
     noise, t_stars, sampling_steps, n_steps, beta_schedule, base_channels, channel_mults,
     epochs, batch_size_train, lr, weight_decay, patience, max_seconds :
         as for :class:`~dmad.detectors.image.AnoDDPM`.
-    image_size, channels, sigma, top_fraction, batch_size : see
+    image_size, channels, sigma, image_sigma, top_fraction, batch_size : see
         :class:`~dmad.detectors.image.ImageDetector`.
     contamination, random_state, device, verbose : as for every detector.
 
@@ -77,6 +77,7 @@ class MaskedDiffusion(ImageDenoiserDetector):
         image_size: int | None = 64,
         channels: int | None = None,
         sigma: float = 4.0,
+        image_sigma: float = 0.0,
         top_fraction: float = 0.0,
         batch_size: int = 32,
         contamination: float = 0.1,
@@ -102,6 +103,7 @@ class MaskedDiffusion(ImageDenoiserDetector):
         self.image_size = image_size
         self.channels = channels
         self.sigma = sigma
+        self.image_sigma = image_sigma
         self.top_fraction = top_fraction
         self.batch_size = batch_size
         self.contamination = contamination

@@ -129,6 +129,7 @@ def knn_sq_distances(
     query_chunk: int = 4096,
     reference_chunk: int = 4096,
     exclude_self: bool = False,
+    exclusion_zone: tuple[torch.Tensor, torch.Tensor, int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Squared Euclidean distances to the ``k`` nearest reference rows, in bounded memory.
 
@@ -149,6 +150,10 @@ def knn_sq_distances(
         Rows per chunk.
     exclude_self : bool
         ``queries`` are ``reference`` itself: row i is not its own neighbour (leave-one-out).
+    exclusion_zone : (query positions (m,), reference positions (n,), radius) or None
+        Pairs whose positions differ by less than ``radius`` are not neighbours: the trivial
+        matches of overlapping windows of one series (the exclusion zone of matrix-profile
+        discord search). Every query must keep at least ``k`` reference rows.
 
     Returns
     -------
@@ -186,6 +191,8 @@ def knn_sq_distances(
             if exclude_self and lo < hi:  # this block holds some rows' own entries
                 own = torch.arange(lo, hi, device=q.device)
                 d2[own - qs, own - rs] = float("inf")
+            if exclusion_zone is not None:
+                _exclude_zone(d2, exclusion_zone, qs, rs)
             # candidates of this chunk, merged with the running list (small tensors only)
             chunk_d, chunk_pos = d2.topk(min(n_cand, r.shape[0]), dim=1, largest=False)
             merged_d = torch.cat([cand_d, chunk_d], dim=1)
@@ -196,10 +203,28 @@ def knn_sq_distances(
         exact = torch.stack(
             [(q - reference[cand_i[:, j]]).square().sum(dim=1) for j in range(n_cand)], dim=1
         )
+        exact[torch.isinf(cand_d)] = float("inf")  # excluded pairs stay excluded
         best_d, pos = exact.topk(k, dim=1, largest=False, sorted=True)
+        if torch.isinf(best_d[:, -1]).any():
+            raise DataValidationError(
+                f"the exclusion zone leaves fewer than n_neighbors={k} reference rows for some "
+                "queries; pass fewer neighbours, a smaller zone or more data."
+            )
         out_d.append(best_d)
         out_i.append(cand_i.gather(1, pos))
     return torch.cat(out_d), torch.cat(out_i)
+
+
+def _exclude_zone(
+    d2: torch.Tensor, zone: tuple[torch.Tensor, torch.Tensor, int], qs: int, rs: int
+) -> None:
+    """Set the block's pairs closer than the zone's radius (in position) to +inf, in place."""
+    q_pos, r_pos, radius = zone
+    q_pos, r_pos = q_pos[qs : qs + d2.shape[0]], r_pos[rs : rs + d2.shape[1]]
+    if q_pos.min() - r_pos.max() >= radius or r_pos.min() - q_pos.max() >= radius:
+        return  # no pair of this block is close (the common case for sorted positions)
+    gap = (q_pos[:, None] - r_pos[None, :]).abs()
+    d2[(gap < radius).to(d2.device)] = float("inf")
 
 
 class _DTE(TabularDetector):
@@ -273,7 +298,9 @@ class DTENonParametric(_DTE):
             )
         self.train_ = X
 
-    def _estimate(self, X: torch.Tensor) -> torch.Tensor:
+    def _estimate(
+        self, X: torch.Tensor, exclusion_zone: tuple[torch.Tensor, torch.Tensor, int] | None = None
+    ) -> torch.Tensor:
         # fit() scores the very tensor it stored: leave each row out of its own neighbours.
         d2, _ = knn_sq_distances(
             X,
@@ -282,6 +309,7 @@ class DTENonParametric(_DTE):
             query_chunk=self.chunk_size,
             reference_chunk=self.chunk_size,
             exclude_self=X is self.train_,
+            exclusion_zone=exclusion_zone,
         )
         scale = d2.mean(dim=1) / 2
         return scale / (inverse_gamma_shape(X.shape[1]) + 1)

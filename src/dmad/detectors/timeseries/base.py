@@ -14,7 +14,8 @@ windows_to_points`), as the baselines of ``shared/notes/baselines.md`` do.
 
 Streaming (:meth:`TimeSeriesDetector.score_stream`) scores each arriving point by the window that
 *ends* at it, so its score is available immediately (zero latency) and depends on no future point;
-a ring buffer holds the last ``window - 1`` standardised points (initialised from the end of the
+a ring buffer holds the last ``window - 1`` standardised points (the longest window's, for a
+multi-scale detector) (initialised from the end of the
 fit series, i.e. the stream is taken to continue it). Batch scores average the windows covering a
 step, future ones included, so the two differ by exactly that averaging: with stride 1,
 ``windows_to_points(stream[window - 1:], arange(T - window + 1), window, T)`` equals
@@ -79,10 +80,11 @@ class TimeSeriesDetector(BaseDetector):
         else:
             check_is_fitted(self, "scaler_")
             check_n_features(self.n_features_in_, arr.shape[1], what="channels")
-        if arr.shape[0] < self.window_:
+        span = self._span()
+        if arr.shape[0] < span:
             raise DataValidationError(
-                f"the series has {arr.shape[0]} time steps, fewer than window={self.window_}; "
-                f"pass a longer series or a smaller window (window <= {arr.shape[0]})."
+                f"the series has {arr.shape[0]} time steps, fewer than the window ({span} steps, "
+                f"window={self.window_}); pass a longer series or a smaller window."
             )
         series = self._standardise(arr)
         if fitting:
@@ -104,6 +106,14 @@ class TimeSeriesDetector(BaseDetector):
         return check_positive_int(self.stride, name="stride")
 
     # ---- windows -------------------------------------------------------------------------------
+    def _window_lengths(self) -> tuple[int, ...]:
+        """Every window length the detector scores with (a multi-scale detector has several)."""
+        return (self.window_,)
+
+    def _span(self) -> int:
+        """The longest window: the shortest series that can be scored, the stream's memory."""
+        return max(self._window_lengths())
+
     def _windows(self, series: Series, stride: int) -> tuple[np.ndarray, np.ndarray]:
         return (
             sliding_windows(series.values, self.window_, stride),
@@ -129,7 +139,7 @@ class TimeSeriesDetector(BaseDetector):
 
     # ---- streaming -----------------------------------------------------------------------------
     def _reset_stream(self, series: Series) -> None:
-        keep = self.window_ - 1
+        keep = self._span() - 1
         self.stream_values_ = series.values[len(series.values) - keep :].copy()
         self.stream_mask_ = series.mask[len(series.mask) - keep :].copy()
 
@@ -162,7 +172,7 @@ class TimeSeriesDetector(BaseDetector):
             np.concatenate([self.stream_values_, new.values]),
             np.concatenate([self.stream_mask_, new.mask]),
         )
-        scores = np.asarray(self._score_windows(*self._windows(series, 1)), dtype=np.float64)
+        scores = np.asarray(self._stream_scores(series, len(new.values)), dtype=np.float64)
         if not np.isfinite(scores).all():
             raise DataValidationError(
                 f"{type(self).__name__} produced non-finite stream scores; x_new is far outside "
@@ -170,6 +180,11 @@ class TimeSeriesDetector(BaseDetector):
             )
         self._reset_stream(series)
         return scores
+
+    def _stream_scores(self, series: Series, n_new: int) -> np.ndarray:
+        """Scores of the windows ending at each of the last ``n_new`` points of ``series``."""
+        tail = slice(len(series.values) - n_new - self.window_ + 1, None)
+        return self._score_windows(*self._windows(Series(*(a[tail] for a in series)), 1))
 
     # ---- persistence ---------------------------------------------------------------------------
     def _input_state(self) -> dict[str, Any]:
@@ -186,6 +201,6 @@ class TimeSeriesDetector(BaseDetector):
         self.window_ = int(state["window"])
         self.stride_ = self._resolve_stride()
         self.n_features_in_ = int(state["n_features"])
-        shape = (self.window_ - 1, self.n_features_in_)
+        shape = (self._span() - 1, self.n_features_in_)
         self.stream_values_ = np.asarray(state["stream_values"], np.float32).reshape(shape)
         self.stream_mask_ = np.asarray(state["stream_mask"], np.float32).reshape(shape)
