@@ -54,6 +54,7 @@ RUNS: dict[str, tuple[str, dict[str, Any], bool]] = {
     "feature_nn (region score)": ("feature_nn", _REGION_SCORE, False),
     "feature_diffusion": ("feature_diffusion", {}, False),
     "feature_diffusion (time only)": ("feature_diffusion", {"denoiser_weight": 0.0}, False),
+    "feature_diffusion (blocks 5+10)": ("feature_diffusion", {"layers": (5, 10)}, False),
     "anoddpm (simplex)": ("anoddpm", _CPU, True),
     "anoddpm (gaussian)": ("anoddpm", {**_CPU, "noise": "gaussian"}, True),
     "ddad": ("ddad", _CPU, True),

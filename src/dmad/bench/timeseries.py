@@ -2,7 +2,8 @@
 
 Protocol (``shared/notes/baselines.md``): fit on the ``train`` part of each dev ``.npz`` series
 (NAB has none: fit on the test series itself, unsupervised and transductive), score ``test``, and
-report VUS-PR (headline), VUS-ROC, AUROC, AUPR and best F1 without point adjustment; the
+report VUS-PR (headline; also in TSB-AD's convention, ``vus_pr_tsb``, comparable with published
+TSB-AD figures), VUS-ROC, AUROC, AUPR and best F1 without point adjustment; the
 point-adjusted F1 ``pa_f1`` is kept as a separate, labelled column because random scores already
 reach about 0.8 with it. The baselines are registered detectors
 (:mod:`dmad.detectors.timeseries.window_baselines`), so the runner builds them like any other.
@@ -18,7 +19,7 @@ import numpy as np
 from dmad.bench.tasks import TASKS
 from dmad.data.timeseries import list_series, load_dmad_npz
 from dmad.exceptions import DataValidationError
-from dmad.metrics import evaluate_scores
+from dmad.metrics import evaluate_scores, vus_pr
 
 __all__ = ["TS_BASELINES", "TimeSeriesTask", "fit_series"]
 
@@ -45,6 +46,7 @@ class TimeSeriesTask:
     modality: ClassVar[str] = "timeseries"
     metric_names: ClassVar[tuple[str, ...]] = (
         "vus_pr",
+        "vus_pr_tsb",
         "vus_roc",
         "auroc",
         "aupr",
@@ -70,8 +72,10 @@ class TimeSeriesTask:
         return fit_series(series.train, series.test), series.test, series.labels
 
     def evaluate(self, y_test: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-        """VUS-PR, VUS-ROC, AUROC, AUPR, best F1 and (separately) point-adjusted F1."""
+        """VUS-PR (dmad's and TSB-AD's convention), VUS-ROC, AUROC, AUPR, best F1 and
+        (separately) point-adjusted F1."""
         metrics = evaluate_scores(y_test, scores, kind="timeseries")
+        metrics["vus_pr_tsb"] = vus_pr(y_test, scores, convention="tsb")
         return {name: metrics[name] for name in self.metric_names}
 
 
