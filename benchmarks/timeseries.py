@@ -120,7 +120,9 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
                 "n_test": len(test),
                 "channels": test.shape[1],
             }
-            pd.DataFrame([row]).to_csv(csv, mode="a", header=not csv.exists(), index=False)
+            # rewrite rather than append: the file's columns may predate a metric
+            table = pd.read_csv(csv) if csv.exists() else pd.DataFrame()
+            pd.concat([table, pd.DataFrame([row])], ignore_index=True).to_csv(csv, index=False)
             print(
                 f"{path.stem:45s} {label:22s} vus_pr={row['vus_pr']:.3f} "
                 f"fit={fit_s:.1f}s score={score_s:.1f}s",
