@@ -137,6 +137,14 @@ class DiffusionAD(ImageDenoiserDetector):
                 f"synthetic must be None or one of {IMAGE_KINDS}, got {self.synthetic!r}."
             )
         super()._fit_images(x)
+        self.train_head(x)
+
+    def train_head(self, x: torch.Tensor) -> None:
+        """(Re)train the segmentation head on ``synthetic`` anomalies over the fitted denoiser.
+
+        ``x`` are working-resolution training images, as ``_fit_images`` gets them. Public so
+        that several kinds of synthetic anomaly can be compared over one denoiser.
+        """
         self.head_ = None
         if self.synthetic is None:
             return
