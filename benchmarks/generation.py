@@ -318,7 +318,7 @@ def image_markdown(root: Path, size: int, seed: int, params: dict) -> str:
     for kind in kinds[1:]:  # another head over the same frozen denoiser
         variant = copy.copy(det)
         variant.synthetic = kind
-        variant.train_head(variant._prepare(train.images, fitting=False).x)
+        variant.train_head(train.images)
         models[f"with {kind}"] = variant
     results = {}
     for label, model in models.items():

@@ -7,7 +7,7 @@ import pytest
 
 import dmad
 import dmad.detectors.image.diffusionad  # noqa: F401  (registers "diffusionad")
-from dmad.exceptions import DataValidationError
+from dmad.exceptions import DataValidationError, NotFittedError
 from dmad.generation import inject_image
 
 TINY = {
@@ -50,3 +50,16 @@ def test_without_synthetic_is_reconstruction_error(data):
     assert det.decision_function(test.data).shape == (12,)
     with pytest.raises(DataValidationError, match="synthetic"):
         dmad.create("diffusionad", **{**TINY, "synthetic": "blur"}).fit(train)
+
+
+def test_train_head_swaps_only_the_head(data):
+    train, test = data
+    with pytest.raises(NotFittedError):
+        dmad.create("diffusionad", **TINY).train_head(train)
+    det = dmad.create("diffusionad", **{**TINY, "epochs": 1}).fit(train)
+    denoiser, perlin_head = det.net_, det.head_
+    det.set_params(synthetic="scar").train_head(train)
+    assert det.net_ is denoiser and det.head_ is not perlin_head
+    assert len(det.head_result_.train_loss) == 4
+    with pytest.raises(DataValidationError, match="channel"):
+        det.train_head(np.repeat(train, 3, axis=1))

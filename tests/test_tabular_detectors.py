@@ -128,6 +128,14 @@ def test_exclusion_zone_equals_brute_force(chunks):
         knn_sq_distances(queries, reference, 3, exclusion_zone=(q_pos, r_pos, 100))
 
 
+def test_score_excluding_uses_the_fitted_scaling():
+    # columns on very different scales: skipping the encoder would change every distance
+    X = np.random.default_rng(3).normal(size=(60, 4)) * [1.0, 10.0, 100.0, 0.1] + 50
+    det = make("dte_np").fit(X)
+    own = (torch.arange(60), torch.arange(60), 1)  # leave-one-out, as the training scores
+    np.testing.assert_allclose(det.score_excluding(X, own), det.decision_scores_, rtol=1e-5)
+
+
 def test_neighbour_search_is_exact_for_duplicates_and_wide_rows():
     gen = torch.Generator().manual_seed(1)
     reference = torch.randn(40, 300, generator=gen) * 10 + 50  # far from 0: cancellation-prone

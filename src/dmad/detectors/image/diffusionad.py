@@ -132,19 +132,27 @@ class DiffusionAD(ImageDenoiserDetector):
 
     # ---- training -----------------------------------------------------------------------------
     def _fit_images(self, x: torch.Tensor) -> None:
+        self._check_synthetic()
+        super()._fit_images(x)
+        self._train_head(x)
+
+    def train_head(self, X: Any) -> DiffusionAD:
+        """(Re)train only the segmentation head, on ``synthetic`` anomalies over the fitted
+        denoiser, so that kinds of synthetic anomaly can be compared over one denoiser.
+
+        ``X`` are normal training images, as for ``fit``.
+        """
+        self._check_synthetic()
+        self._train_head(self._prepare(X, fitting=False).x)
+        return self
+
+    def _check_synthetic(self) -> None:
         if self.synthetic not in (None, *IMAGE_KINDS):
             raise DataValidationError(
                 f"synthetic must be None or one of {IMAGE_KINDS}, got {self.synthetic!r}."
             )
-        super()._fit_images(x)
-        self.train_head(x)
 
-    def train_head(self, x: torch.Tensor) -> None:
-        """(Re)train the segmentation head on ``synthetic`` anomalies over the fitted denoiser.
-
-        ``x`` are working-resolution training images, as ``_fit_images`` gets them. Public so
-        that several kinds of synthetic anomaly can be compared over one denoiser.
-        """
+    def _train_head(self, x: torch.Tensor) -> None:
         self.head_ = None
         if self.synthetic is None:
             return

@@ -314,6 +314,18 @@ class DTENonParametric(_DTE):
         scale = d2.mean(dim=1) / 2
         return scale / (inverse_gamma_shape(X.shape[1]) + 1)
 
+    def score_excluding(
+        self, X: Any, exclusion_zone: tuple[torch.Tensor, torch.Tensor, int]
+    ) -> np.ndarray:
+        """``decision_function`` with pairs in ``exclusion_zone`` kept out of the neighbours.
+
+        ``exclusion_zone`` is ``(positions of X's rows, positions of the training rows, radius)``
+        (see :func:`knn_sq_distances`): scoring windows of the very series the model was fitted
+        on, overlapping windows are trivial matches and must not count.
+        """
+        x = self._prepare(X, fitting=False)
+        return self._estimate(x, exclusion_zone=exclusion_zone).double().cpu().numpy()
+
     def _model_state(self) -> dict[str, Any]:
         return {"train": self.train_}
 

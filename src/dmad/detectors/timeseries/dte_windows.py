@@ -37,7 +37,7 @@ from dmad.detectors.timeseries.base import Series, TimeSeriesDetector
 from dmad.exceptions import DataValidationError
 from dmad.validation import check_positive_int
 
-__all__ = ["DTEWindows", "fit_window_dte", "window_dte", "window_dte_model"]
+__all__ = ["DTEWindows", "fit_window_dte", "kept_windows", "window_dte", "window_dte_model"]
 
 #: window multiples of ``scales="auto"``: univariate (around the period), multivariate
 AUTO_SCALES = {1: (0.5, 1.0, 2.0, 3.0), "multi": (1.0, 2.0, 3.0)}
@@ -54,17 +54,19 @@ def fit_window_dte(
 ) -> DTENonParametric:
     """DTE-NP fitted on flattened windows (n, window, D), randomly subsampled to a limit.
 
-    Score windows with :func:`window_dte`; ``kept_`` (set on the model) numbers the windows kept.
+    Score windows with :func:`window_dte`; :func:`kept_windows` says which windows were kept.
     """
-    flat = values.reshape(len(values), -1)
-    kept = np.arange(len(flat))
-    if max_fit_windows is not None:
-        limit = check_positive_int(max_fit_windows, name="max_fit_windows")
-        if len(flat) > limit:
-            kept = np.sort(np.random.default_rng(seed).choice(len(flat), limit, replace=False))
-    dte = window_dte_model(n_neighbors, seed, device).fit(flat[kept])
-    dte.kept_ = kept
-    return dte
+    kept = kept_windows(len(values), max_fit_windows, seed)
+    return window_dte_model(n_neighbors, seed, device).fit(values[kept].reshape(len(kept), -1))
+
+
+def kept_windows(n_windows: int, max_fit_windows: int | None, seed: int) -> np.ndarray:
+    """Sorted numbers of the fit windows :func:`fit_window_dte` keeps (a seeded subsample)."""
+    if max_fit_windows is None or n_windows <= check_positive_int(
+        max_fit_windows, name="max_fit_windows"
+    ):
+        return np.arange(n_windows)
+    return np.sort(np.random.default_rng(seed).choice(n_windows, max_fit_windows, replace=False))
 
 
 def window_dte_model(n_neighbors: int, seed: int, device: str) -> DTENonParametric:
@@ -72,9 +74,16 @@ def window_dte_model(n_neighbors: int, seed: int, device: str) -> DTENonParametr
     return DTENonParametric(n_neighbors=n_neighbors, random_state=seed, device=device)
 
 
-def window_dte(dte: DTENonParametric, values: np.ndarray) -> np.ndarray:
-    """DTE-NP scores of windows (n, window, D)."""
-    return dte.decision_function(values.reshape(len(values), -1))
+def window_dte(
+    dte: DTENonParametric,
+    values: np.ndarray,
+    exclusion_zone: tuple[torch.Tensor, torch.Tensor, int] | None = None,
+) -> np.ndarray:
+    """DTE-NP scores of windows (n, window, D), optionally with an exclusion zone."""
+    flat = values.reshape(len(values), -1)
+    if exclusion_zone is None:
+        return dte.decision_function(flat)
+    return dte.score_excluding(flat, exclusion_zone)
 
 
 @register("dte_windows")
@@ -158,33 +167,28 @@ class DTEWindows(TimeSeriesDetector):
         ]
 
     def _score(self, series: Series) -> np.ndarray:
-        T = len(series.values)
-        total = np.zeros(T)
-        for length, dte in zip(self._window_lengths(), self.dtes_, strict=True):
-            log_estimate = np.log(
-                window_dte(dte, sliding_windows(series.values, length, self.stride_)) + _TINY
-            )
-            total += windows_to_points(
-                log_estimate, window_starts(T, length, self.stride_), length, T
-            )
-        return total / len(self.dtes_)
+        return self._mean_log_estimate(series, leave_out_overlaps=False)
 
     def _training_scores(self, series: Series) -> np.ndarray:
         """Fit-series scores with the trivial matches left out: a fit window is not compared
         with the fit windows that overlap it (matrix-profile exclusion zone; the zone shrinks
         only if the series is too short to leave ``n_neighbors`` windows outside it)."""
+        return self._mean_log_estimate(series, leave_out_overlaps=True)
+
+    def _mean_log_estimate(self, series: Series, leave_out_overlaps: bool) -> np.ndarray:
+        """Per step: the mean over window lengths of the log estimate of the covering windows."""
         T = len(series.values)
         total = np.zeros(T)
         for length, dte in zip(self._window_lengths(), self.dtes_, strict=True):
             windows = sliding_windows(series.values, length, self.stride_)
             starts = window_starts(T, length, self.stride_)
-            bank = starts[dte.kept_]
-            radius = min(length, max(1, (len(bank) - self.n_neighbors) // 2))
-            zone = (torch.from_numpy(starts), torch.from_numpy(bank), radius)
-            x = torch.from_numpy(np.ascontiguousarray(windows.reshape(len(windows), -1)))
-            x = x.to(dte.device_)
-            estimate = dte._estimate(x, exclusion_zone=zone).double().cpu().numpy()
-            total += windows_to_points(np.log(estimate + _TINY), starts, length, T)
+            zone = None
+            if leave_out_overlaps:
+                bank = starts[kept_windows(len(windows), self.max_fit_windows, self.seed_)]
+                radius = min(length, max(1, (len(bank) - self.n_neighbors) // 2))
+                zone = (torch.from_numpy(starts), torch.from_numpy(bank), radius)
+            log_estimate = np.log(window_dte(dte, windows, zone) + _TINY)
+            total += windows_to_points(log_estimate, starts, length, T)
         return total / len(self.dtes_)
 
     def _stream_scores(self, series: Series, n_new: int) -> np.ndarray:
