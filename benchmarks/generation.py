@@ -205,8 +205,10 @@ def inject_mixed_series(
     return Injection(data, labels, mask)
 
 
-def series_injectors(n_steps: int, window: int, seed: int) -> list[Injector]:
-    """Rounds of :func:`inject_mixed_series` placing every kind :data:`TS_PER_KIND` times.
+def series_injectors(
+    n_steps: int, window: int, seed: int, per_kind: int = TS_PER_KIND
+) -> list[Injector]:
+    """Rounds of :func:`inject_mixed_series` placing every kind ``per_kind`` times.
 
     A window-scored step gets the mean score of the windows covering it, so an anomaly raises
     the scores a window to each side: packed anomalies merge into one raised stretch (NAB
@@ -216,7 +218,7 @@ def series_injectors(n_steps: int, window: int, seed: int) -> list[Injector]:
     needed (one on the multivariate series, up to 16 on short univariate ones). ``n_steps``
     must be at least ``TS_SPACING * window``.
     """
-    kinds = list(np.random.default_rng(seed).permutation(np.repeat(TS_KINDS, TS_PER_KIND)))
+    kinds = list(np.random.default_rng(seed).permutation(np.repeat(TS_KINDS, per_kind)))
     per_round = min(n_steps // (TS_SPACING * window), len(kinds))
     return [
         partial(inject_mixed_series, kinds=kinds[i : i + per_round], slot=n_steps // per_round)
@@ -225,7 +227,13 @@ def series_injectors(n_steps: int, window: int, seed: int) -> list[Injector]:
 
 
 def series_rows(
-    data: Path, seed: int, holdout: float, include: list[str] | None, max_seconds: float
+    data: Path,
+    seed: int,
+    holdout: float,
+    include: list[str] | None,
+    max_seconds: float,
+    per_kind: int,
+    detectors: Sequence[str],
 ) -> list[dict]:
     task = TimeSeriesTask()
     rows = []
@@ -246,8 +254,10 @@ def series_rows(
                 flush=True,
             )
             continue
-        injectors = series_injectors(len(held_out), window, seed)  # the same for every detector
-        for detector in dmad.available_detectors("timeseries"):
+        injectors = series_injectors(
+            len(held_out), window, seed, per_kind
+        )  # the same for every detector
+        for detector in detectors:
             params = DETECTORS[detector][1]
             if "max_seconds" in params:
                 params = {**params, "max_seconds": max_seconds}
@@ -273,7 +283,9 @@ def series_rows(
     return rows
 
 
-def series_markdown(rows: list[dict], seed: int, holdout: float, max_seconds: float) -> str:
+def series_markdown(
+    rows: list[dict], seed: int, holdout: float, max_seconds: float, per_kind: int
+) -> str:
     kinds = ", ".join(TS_KINDS)
     minutes = sum(r["seconds"] for r in rows) / 60
     lines = [
@@ -283,7 +295,7 @@ def series_markdown(rows: list[dict], seed: int, holdout: float, max_seconds: fl
         f"(`TimeSeriesTask`: `train`, NAB: the test series itself; seed {seed}) with the budget of "
         "`benchmarks/timeseries.py` (`CAPS` / `NET_CAPS`, network training capped at "
         f"{max_seconds:g} s); *generated* = step-wise AUROC on the last {100 * holdout:g} % of "
-        f"the fit series with {TS_PER_KIND} anomalies of each kind ({kinds}; default strengths, "
+        f"the fit series with {per_kind} anomalies of each kind ({kinds}; default strengths, "
         f"segments of at most 50 steps), each in a slot of at least {TS_SPACING} windows "
         "(`default_window`, what `window='auto'` resolves to), in as many copies of the part as "
         "that takes, scores pooled (`series_injectors`, `estimate_auroc` per copy); a series "
@@ -363,6 +375,15 @@ def main() -> None:
     parser.add_argument(
         "--ts-max-seconds", type=float, default=15, help="training cap of the series networks"
     )
+    parser.add_argument(
+        "--ts-per-kind", type=int, default=TS_PER_KIND, help="generated anomalies of each kind"
+    )
+    parser.add_argument(
+        "--ts-detectors",
+        nargs="+",
+        default=dmad.available_detectors("timeseries"),
+        choices=dmad.available_detectors("timeseries"),
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--holdout", type=float, default=0.2)
     parser.add_argument("--kind", default="mixed", help="tabular anomaly kind of the estimate")
@@ -399,10 +420,16 @@ def main() -> None:
         rows = cached_rows(
             args.rows_json,
             lambda: series_rows(
-                Path(args.ts_data), args.seed, args.holdout, args.ts_include, args.ts_max_seconds
+                Path(args.ts_data),
+                args.seed,
+                args.holdout,
+                args.ts_include,
+                args.ts_max_seconds,
+                args.ts_per_kind,
+                args.ts_detectors,
             ),
         )
-        md = series_markdown(rows, args.seed, args.holdout, args.ts_max_seconds)
+        md = series_markdown(rows, args.seed, args.holdout, args.ts_max_seconds, args.ts_per_kind)
     else:
         params = {
             "epochs": args.epochs,

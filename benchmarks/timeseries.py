@@ -28,6 +28,7 @@ import torch
 
 from dmad.bench import make_detector, update_benchmarks_md
 from dmad.bench.timeseries import TimeSeriesTask
+from dmad.detectors.timeseries.dte_windows import AUTO_SCALES
 
 #: the benchmark's budget for dmad's detectors, the same on every series: fit windows subsampled to
 #: 3000 (as window-KNN's; the networks' default), training capped at 60 s, and for the networks
@@ -158,6 +159,10 @@ def _cell(value: float, best: float, k: int, n: int) -> str:
     return text if k == n else f"{text} ({k}/{n})"
 
 
+def _multiples(scales: tuple[float, ...]) -> str:
+    return "(" + ", ".join("½" if s == 0.5 else f"{s:g}" for s in scales) + ")"
+
+
 def render(df: pd.DataFrame, labels: list[str]) -> str:
     """Mean per collection of each metric (one table per metric), then timings.
 
@@ -179,9 +184,9 @@ def render(df: pd.DataFrame, labels: list[str]) -> str:
         '`vus_pr_tsb` is the same scores under `convention="tsb"`, TSB-AD\'s code (which '
         "produced the notes' baseline figures: recall normalised by P + half the predicted border "
         "weight, summed borders, grouped events, step-wise PR sum; max buffer 100 as in the "
-        "notes). dte_windows runs at window lengths (½, 1, 2, 3) × the period (univariate) or "
-        "(1, 2, 3) × 10 (multivariate). Per-series plots: "
-        "`results/timeseries/*.png` (not committed: derived from the data).",
+        f"notes). dte_windows runs at window lengths {_multiples(AUTO_SCALES[1])} × the period "
+        f"(univariate) or {_multiples(AUTO_SCALES['multi'])} × 10 (multivariate). Per-series "
+        "plots: `results/timeseries/*.png` (not committed: derived from the data).",
         "",
     ]
     for metric in METRICS:
@@ -218,6 +223,35 @@ def render(df: pd.DataFrame, labels: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def seed_spread(folders: list[str], metric: str = "vus_pr") -> str:
+    """Mean ± standard deviation over seeds of each collection's mean ``metric``.
+
+    Each folder holds the ``results.csv`` of one ``--seed`` (the detectors it has in common with
+    the others are compared): the fit-window subsample and the networks' initialisation change
+    with the seed, so a gap smaller than the spread is not a ranking.
+    """
+    runs = [pd.read_csv(Path(folder) / "results.csv") for folder in folders]
+    labels = sorted(set.intersection(*(set(run["label"]) for run in runs)))
+    per_seed = pd.concat(
+        [
+            run[run["label"].isin(labels)].groupby(["collection", "label"])[metric].mean().rename(i)
+            for i, run in enumerate(runs)
+        ],
+        axis=1,
+    )
+    mean, std = per_seed.mean(axis=1).unstack(), per_seed.std(axis=1, ddof=1).unstack()
+    lines = [
+        f"**{metric}, mean ± sd over {len(runs)} seeds** ({', '.join(folders)})",
+        "",
+        "| collection | " + " | ".join(labels) + " |",
+        "| --- |" + " ---: |" * len(labels),
+    ]
+    for collection in mean.index:
+        cells = [f"{mean.loc[collection, lb]:.3f} ± {std.loc[collection, lb]:.3f}" for lb in labels]
+        lines.append(f"| {collection} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="../shared/data/timeseries")
@@ -227,8 +261,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--update-md", help="write the tables into this BENCHMARKS.md")
+    parser.add_argument(
+        "--seed-runs", nargs="+", help="result folders of other seeds: add a mean ± sd table"
+    )
     args = parser.parse_args()
     markdown = render(run(args), args.detectors)
+    if args.seed_runs:
+        markdown += "\n" + seed_spread([args.out, *args.seed_runs])
     print(markdown)
     if args.update_md:
         update_benchmarks_md(args.update_md, "timeseries", markdown)
