@@ -69,6 +69,17 @@ def cached_rows(path: str | None, compute: Callable[[], list[dict]]) -> list[dic
     return rows
 
 
+def seed_rows(path: str | None, seed: int, compute: Callable[[], list[dict]]) -> list[dict]:
+    """Rows of every seed saved at ``path``, with ``compute()``'s added if ``seed`` is new."""
+    cache = Path(path) if path else None
+    rows = json.loads(cache.read_text()) if cache is not None and cache.exists() else []
+    if all(r["seed"] != seed for r in rows):
+        rows += compute()
+        if cache is not None:
+            cache.write_text(json.dumps(rows))
+    return rows
+
+
 def ranking_lines(rows: list[dict], unit: str, by_collection: bool = False) -> list[str]:
     """ρ of the real vs generated rankings per data set, its means, and every AUROC pair.
 
@@ -311,19 +322,20 @@ def series_markdown(
     return "\n".join(lines + ranking_lines(rows, "series", by_collection=True))
 
 
-def image_markdown(root: Path, size: int, seed: int, params: dict) -> str:
+def image_rows(root: Path, size: int, seed: int, params: dict) -> list[dict]:
+    """DiffusionAD on MTD with one seed: the denoiser alone, then one head per synthetic kind."""
     import dmad.detectors.image.diffusionad  # noqa: F401  (registers "diffusionad")
     from dmad.data.image import load_mvtec
     from dmad.metrics import aupro, pixel_auroc
 
     train = load_mvtec(root, "magnetic_tile", "train", image_size=size)
     test = load_mvtec(root, "magnetic_tile", "test", image_size=size)
-    kinds = params.pop("synthetic")
+    kinds = params["synthetic"]
     start = time.perf_counter()
     common = {"image_size": size, "random_state": seed, "device": "cpu"}
-    det = dmad.create("diffusionad", **common, synthetic=kinds[0], **params)
+    det = dmad.create("diffusionad", **common, **{**params, "synthetic": kinds[0]})
     det.fit(train.images)
-    fit_seconds = time.perf_counter() - start
+    fit_minutes = (time.perf_counter() - start) / 60
     without = copy.copy(det)
     without.head_ = None  # the same denoiser, scored by its one-step reconstruction error
     models = {"without generated anomalies": without, f"with {kinds[0]}": det}
@@ -332,35 +344,63 @@ def image_markdown(root: Path, size: int, seed: int, params: dict) -> str:
         variant.synthetic = kind
         variant.train_head(train.images)
         models[f"with {kind}"] = variant
-    results = {}
+    rows = []
     for label, model in models.items():
         maps = model.anomaly_map(test.images)
-        epochs = len(model.head_result_.train_loss) if model.head_ is not None else 0
-        results[label] = (
-            aupro(test.masks, maps),
-            pixel_auroc(test.masks, maps),
-            auroc(test.labels, model.map_to_score(maps)),
-            epochs,
+        rows.append(
+            {
+                "seed": seed,
+                "model": label,
+                "head_epochs": len(model.head_result_.train_loss) if model.head_ is not None else 0,
+                "aupro": aupro(test.masks, maps),
+                "pixel_auroc": pixel_auroc(test.masks, maps),
+                "image_auroc": auroc(test.labels, model.map_to_score(maps)),
+                "denoiser_epochs": len(det.train_result_.train_loss),
+                "fit_minutes": fit_minutes,
+                "n_train": len(train),
+                "n_test": len(test),
+                "base_channels": det.base_channels,
+                "head_channels": det.head_channels,
+                "max_seconds": det.max_seconds,
+            }
         )
-        print(label, results[label], flush=True)
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def image_markdown(rows: list[dict], size: int) -> str:
+    """One line per seed and model, then each model's mean over the seeds."""
+    first = rows[0]
+    seeds = sorted({r["seed"] for r in rows})
     lines = [
         f"### DiffusionAD on MTD with and without generated anomalies ({size}×{size} px, CPU)",
         "",
-        f"One UNet2D denoiser (base {det.base_channels} channels, "
-        f"{len(det.train_result_.train_loss)} epochs) fitted on the {len(train)} normal training "
-        f"images; a segmentation head (base {det.head_channels}) per kind of synthetic anomaly "
-        "is trained over that frozen denoiser on anomalies generated on the fly "
-        "(`inject_image(..., kind)`: Perlin-noise blends, CutPaste scars, ...). Without a head "
-        "the map is the one-step reconstruction error of the same denoiser. Evaluated on all "
-        f"{len(test)} real test images (masks at {size} px); denoiser + first head fitted in "
-        f"{fit_seconds / 60:.0f} min on 1 CPU thread, each network capped at "
-        f"{det.max_seconds:.0f} s.",
+        f"Per seed: one UNet2D denoiser (base {first['base_channels']} channels) fitted on the "
+        f"{first['n_train']} normal training images; a segmentation head (base "
+        f"{first['head_channels']}) per kind of synthetic anomaly is trained over that frozen "
+        "denoiser on anomalies generated on the fly (`inject_image(..., kind)`: Perlin-noise "
+        "blends, CutPaste scars, ...). Without a head the map is the one-step reconstruction "
+        f"error of the same denoiser. Evaluated on all {first['n_test']} real test images (masks "
+        f"at {size} px); 1 CPU thread, each network capped at {first['max_seconds']:.0f} s. "
+        f"Seeds: {', '.join(map(str, seeds))}.",
         "",
-        "| DiffusionAD | head epochs | pixel AUPRO@0.3 | pixel AUROC | image AUROC |",
-        "|---|---:|---:|---:|---:|",
+        "| seed | DiffusionAD | denoiser / head epochs | pixel AUPRO@0.3 | pixel AUROC | "
+        "image AUROC |",
+        "|---:|---|---:|---:|---:|---:|",
     ]
-    for label, (pro, pix, img, epochs) in results.items():
-        lines.append(f"| {label} | {epochs} | {pro:.3f} | {pix:.3f} | {img:.3f} |")
+    metrics = ("aupro", "pixel_auroc", "image_auroc")
+    for r in rows:
+        cells = " | ".join(f"{r[m]:.3f}" for m in metrics)
+        epochs = f"{r['denoiser_epochs']} / {r['head_epochs']}"
+        lines.append(f"| {r['seed']} | {r['model']} | {epochs} | {cells} |")
+    if len(seeds) > 1:
+        for model in dict.fromkeys(r["model"] for r in rows):
+            values = np.array([[r[m] for m in metrics] for r in rows if r["model"] == model])
+            cells = " | ".join(
+                f"**{m:.3f} ± {sd:.3f}**"
+                for m, sd in zip(values.mean(0), values.std(0, ddof=1), strict=True)
+            )
+            lines.append(f"| mean ± sd | {model} | | {cells} |")
     return "\n".join(lines)
 
 
@@ -399,7 +439,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--head-epochs", type=int, default=30)
     parser.add_argument("--max-seconds", type=float, default=900)
-    parser.add_argument("--rows-json", help="reuse / save the tabular or series rows here")
+    parser.add_argument(
+        "--rows-json",
+        help="reuse / save the rows here (image: rows of every seed run so far are kept)",
+    )
     parser.add_argument("--update-md", help="write the section into this BENCHMARKS.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -437,7 +480,12 @@ def main() -> None:
             "max_seconds": args.max_seconds,
             "synthetic": args.synthetic,
         }
-        md = image_markdown(Path(args.image_data), args.image_size, args.seed, params)
+        rows = seed_rows(
+            args.rows_json,
+            args.seed,
+            lambda: image_rows(Path(args.image_data), args.image_size, args.seed, params),
+        )
+        md = image_markdown(rows, args.image_size)
     print(md)
     if args.update_md:
         update_benchmarks_md(args.update_md, f"generation-{args.part}", md)
