@@ -7,8 +7,9 @@
    rankings per data set, over the dmad detectors and over dmad + classical baselines.
 2. Time series (``--part timeseries``): on every dev series, each detector is fitted on the
    first 80 % of the fit series (``TimeSeriesTask``; NAB: the test series itself); its step-wise
-   AUROC on anomalies *generated* into the last 20 % (every :data:`TS_KINDS` kind twice, four
-   windows apart) is compared with its AUROC on the *real* labelled test series, as in 1.
+   AUROC on anomalies *generated* into the last 20 % (every ``MIXED_KINDS`` kind four times, on
+   a few random channels, up to eight windows apart) is compared with its AUROC on the *real*
+   labelled test series, as in 1.
 3. Image (``--part image``): on MTD, DiffusionAD's segmentation head trained on generated
    (Perlin) anomalies versus the same fitted denoiser without the head (one-step reconstruction
    error): pixel AUPRO@0.3 and AUROC on the real defects.
@@ -43,19 +44,17 @@ from dmad.bench.baselines import make_detector
 from dmad.bench.timeseries import TS_BASELINES, TimeSeriesTask
 from dmad.data.tabular import list_datasets, load_tabular, semi_supervised_split
 from dmad.data.windows import default_window
-from dmad.generation import SERIES_KINDS, Injection, inject_series
+from dmad.generation import MIXED_KINDS, Injection, inject_mixed_series
 from dmad.generation.image import IMAGE_KINDS
 from dmad.generation.loop import Injector, estimate_auroc
 from dmad.generation.tabular import DEFAULT_ALPHA, HARD_ALPHA
 from dmad.metrics import auroc
 
 BASELINES = ["iforest", "knn", "lof", "ecod", "ocsvm"]
-#: series kinds mixed into each held-out part; "missing" (NaN) is left out: it probes NaN
-#: handling, not detection, and the real test series have no gaps
-TS_KINDS = tuple(kind for kind in SERIES_KINDS if kind != "missing")
-TS_PER_KIND = 2
-#: room per injected anomaly, in windows (see series_injectors)
-TS_SPACING = 4
+TS_PER_KIND = 4
+#: room per injected anomaly, in windows (see series_injectors): this many where the held-out
+#: part has them, at least the minimum (shorter parts are skipped)
+TS_SPACING, TS_MIN_SPACING = 8, 4
 
 
 def cached_rows(path: str | None, compute: Callable[[], list[dict]]) -> list[dict]:
@@ -186,55 +185,32 @@ def tabular_markdown(rows: list[dict], seed: int, kind: str, strength: str) -> s
     return "\n".join(lines + ranking_lines(rows, "sets"))
 
 
-def inject_mixed_series(
-    X: np.ndarray, rng: np.random.Generator, kinds: Sequence[str], slot: int
-) -> Injection:
-    """One anomaly of each of ``kinds`` (repeats allowed), one per ``slot`` steps of ``X``.
-
-    ``inject_series`` injects one kind per call; chaining the calls at disjoint positions is the
-    series analogue of the tabular "mixed" kind. Each anomaly starts in the middle half of its
-    slot, so neighbours stay about half a slot apart; segments take an eighth of the slot (at
-    most 50 steps).
-    """
-    length = max(2, min(50, slot // 8))
-    offsets = (slot - length) // 4 + rng.integers(0, (slot - length) // 2 + 1, size=len(kinds))
-    starts = np.arange(len(kinds)) * slot + offsets
-    data = np.asarray(X, dtype=np.float64)
-    labels = np.zeros(len(data), dtype=np.int8)
-    mask = np.zeros(data.shape, dtype=bool)
-    for kind in dict.fromkeys(kinds):
-        at = starts[np.asarray(kinds) == kind]
-        out = inject_series(
-            data,
-            kind,
-            n_anomalies=len(at),
-            length=None if kind in ("point", "contextual") else length,
-            positions=at,
-            random_state=rng,
-        )
-        data, labels, mask = out.data, labels | out.labels, mask | out.mask
-    return Injection(data, labels, mask)
-
-
 def series_injectors(
     n_steps: int, window: int, seed: int, per_kind: int = TS_PER_KIND
 ) -> list[Injector]:
-    """Rounds of :func:`inject_mixed_series` placing every kind ``per_kind`` times.
+    """Rounds of :func:`~dmad.generation.inject_mixed_series` placing every kind ``per_kind``
+    times, each anomaly on a few random channels and a quarter of its slot long.
 
     A window-scored step gets the mean score of the windows covering it, so an anomaly raises
     the scores a window to each side: packed anomalies merge into one raised stretch (NAB
     nyc_taxi, 200-step windows, all 16 anomalies in its 2064 held-out steps: window-KNN's
     generated AUROC 0.48; in 8 rounds of 2: 0.87, real 0.96). Each round therefore holds only
-    as many anomalies as have :data:`TS_SPACING` windows each, and there are as many rounds as
-    needed (one on the multivariate series, up to 16 on short univariate ones). ``n_steps``
-    must be at least ``TS_SPACING * window``.
+    as many anomalies as have :data:`TS_SPACING` windows each (fewer, down to
+    :data:`TS_MIN_SPACING`, where the part is shorter), and there are as many rounds as needed.
+    ``n_steps`` must be at least ``TS_MIN_SPACING * window``.
     """
-    kinds = list(np.random.default_rng(seed).permutation(np.repeat(TS_KINDS, per_kind)))
-    per_round = min(n_steps // (TS_SPACING * window), len(kinds))
+    kinds = list(np.random.default_rng(seed).permutation(np.repeat(MIXED_KINDS, per_kind)))
+    spacing = min(TS_SPACING, n_steps // window)
+    per_round = min(n_steps // (spacing * window), len(kinds))
     return [
-        partial(inject_mixed_series, kinds=kinds[i : i + per_round], slot=n_steps // per_round)
+        partial(_mixed_round, kinds=kinds[i : i + per_round], slot=n_steps // per_round)
         for i in range(0, len(kinds), per_round)
     ]
+
+
+def _mixed_round(X: np.ndarray, rng: np.random.Generator, kinds: list[str], slot: int) -> Injection:
+    """One round as an ``Injector`` (``estimate_auroc`` passes the series and a generator)."""
+    return inject_mixed_series(X, kinds, slot=slot, random_state=rng)
 
 
 def series_rows(
@@ -257,17 +233,16 @@ def series_rows(
         # in time, not shuffled: the held-out part continues the fit part like a test series
         fit_part, held_out = fit[:n_fit], fit[n_fit:]
         window = default_window(fit_part)  # what every detector's window="auto" resolves to
-        if len(held_out) < TS_SPACING * window:
+        if len(held_out) < TS_MIN_SPACING * window:
             # every step would lie within a window of the anomaly: no contrast left to rank by
             print(
                 f"skip {name}: its held-out part ({len(held_out)} steps) is shorter than "
-                f"{TS_SPACING} windows of {window} steps",
+                f"{TS_MIN_SPACING} windows of {window} steps",
                 flush=True,
             )
             continue
-        injectors = series_injectors(
-            len(held_out), window, seed, per_kind
-        )  # the same for every detector
+        # the same anomalies for every detector
+        injectors = series_injectors(len(held_out), window, seed, per_kind)
         for detector in detectors:
             params = DETECTORS[detector][1]
             if "max_seconds" in params:
@@ -297,7 +272,7 @@ def series_rows(
 def series_markdown(
     rows: list[dict], seed: int, holdout: float, max_seconds: float, per_kind: int
 ) -> str:
-    kinds = ", ".join(TS_KINDS)
+    kinds = ", ".join(MIXED_KINDS)
     minutes = sum(r["seconds"] for r in rows) / 60
     lines = [
         "### Generated-anomaly AUROC vs real AUROC (time-series dev series)",
@@ -306,12 +281,14 @@ def series_markdown(
         f"(`TimeSeriesTask`: `train`, NAB: the test series itself; seed {seed}) with the budget of "
         "`benchmarks/timeseries.py` (`CAPS` / `NET_CAPS`, network training capped at "
         f"{max_seconds:g} s); *generated* = step-wise AUROC on the last {100 * holdout:g} % of "
-        f"the fit series with {per_kind} anomalies of each kind ({kinds}; default strengths, "
-        f"segments of at most 50 steps), each in a slot of at least {TS_SPACING} windows "
-        "(`default_window`, what `window='auto'` resolves to), in as many copies of the part as "
-        "that takes, scores pooled (`series_injectors`, `estimate_auroc` per copy); a series "
-        f"whose held-out part is shorter than {TS_SPACING} windows is skipped (the script says "
-        "which). *real* = AUROC on the labelled test series. "
+        f"the fit series with {per_kind} anomalies of each kind ({kinds}; default strengths), "
+        "each on 1 to max(1, n // 5) of the n varying channels, in a slot of "
+        f"{TS_SPACING} windows (`default_window`, what `window='auto'` resolves to; down to "
+        f"{TS_MIN_SPACING} where the part is shorter) and a quarter of the slot long "
+        "(`inject_mixed_series`), in as many copies of the part as that takes, scores pooled "
+        "(`series_injectors`, `estimate_auroc` per copy); a series whose held-out part is "
+        f"shorter than {TS_MIN_SPACING} windows is skipped (the script says which). "
+        "*real* = AUROC on the labelled test series. "
         "NAB's held-out part is the end of its test series: it may hold real "
         "anomalies, unlabelled there (counted as normal), and the real AUROC includes the part "
         "the detector was fitted on (transductive, as in the time-series benchmark). "

@@ -8,9 +8,11 @@ import pytest
 from dmad.exceptions import DataValidationError
 from dmad.generation import (
     IMAGE_KINDS,
+    MIXED_KINDS,
     SERIES_KINDS,
     TABULAR_KINDS,
     inject_image,
+    inject_mixed_series,
     inject_series,
     inject_tabular,
     make_tabular_anomalies,
@@ -138,6 +140,49 @@ def test_series_seeded_and_non_overlapping(series):
     b = inject_series(series, "trend", n_anomalies=5, length=40, random_state=7)
     np.testing.assert_array_equal(a.data, b.data)
     assert a.labels.sum() == 200  # five disjoint segments
+
+
+def test_series_random_channels_touch_a_few_varying_channels():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(1200, 11))
+    X[:, 4] = 2.0  # constant: nothing to perturb there
+    out = inject_series(X, "trend", n_anomalies=6, length=30, channels="random", random_state=0)
+    np.testing.assert_array_equal(changed(out.data, X), out.mask)
+    assert not out.mask[:, 4].any()
+    segments = out.mask[out.labels == 1].reshape(6, 30, 11)
+    per_anomaly = segments.any(axis=1).sum(axis=1)  # channels touched by each anomaly
+    assert per_anomaly.min() >= 1 and per_anomaly.max() <= 2  # 1 .. 10 // 5 channels
+    assert len({tuple(np.flatnonzero(seg.any(axis=0))) for seg in segments}) > 1
+
+
+def test_series_mixed_places_every_kind_in_its_slot(series):
+    kinds = ["point", "trend", "flatline", "shapelet", "contextual", "variance"]
+    out = inject_mixed_series(series, kinds, channels=None, random_state=0)
+    np.testing.assert_array_equal(changed(out.data, series), out.mask)
+    np.testing.assert_array_equal(out.labels, out.mask.any(axis=1).astype(np.int8))
+    slot = len(series) // len(kinds)
+    labelled = out.labels[: slot * len(kinds)].reshape(len(kinds), slot)
+    # each slot holds its own anomaly: 1 step for the point kinds, a quarter slot for segments
+    expected = [1 if kind in ("point", "contextual") else slot // 4 for kind in kinds]
+    np.testing.assert_array_equal(labelled.sum(axis=1), expected)
+    # and keeps away from its slot's edges, so neighbours stay apart
+    assert not labelled[:, : (slot - slot // 4) // 4].any()
+
+
+def test_series_mixed_kind_through_inject_series(series):
+    a = inject_series(series, "mixed", n_anomalies=8, random_state=5)
+    b = inject_series(series, "mixed", n_anomalies=8, random_state=5)
+    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(changed(a.data, series), a.mask)
+    assert 1 <= a.mask.any(axis=0).sum() <= 3
+    univariate = inject_series(series[:, 0], "mixed", n_anomalies=8, random_state=5)
+    assert univariate.data.shape == (len(series),) and univariate.labels.sum() > 8
+    with pytest.raises(DataValidationError, match="places and sizes"):
+        inject_series(series, "mixed", positions=[0])
+    with pytest.raises(DataValidationError, match="do not fit"):
+        inject_mixed_series(series, MIXED_KINDS, slot=200)
+    with pytest.raises(DataValidationError, match="channels"):
+        inject_series(series, "trend", channels="some")
 
 
 def test_series_errors(series):

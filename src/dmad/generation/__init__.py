@@ -10,19 +10,26 @@ from dmad.generation.image import IMAGE_KINDS, inject_image
 from dmad.generation.inpainting import AnomalyInpainter, inpaint
 from dmad.generation.loop import GeneratedEvaluation, estimate_auroc, filter_generated, inject
 from dmad.generation.tabular import TABULAR_KINDS, inject_tabular, make_tabular_anomalies
-from dmad.generation.timeseries import SERIES_KINDS, inject_series
+from dmad.generation.timeseries import (
+    MIXED_KINDS,
+    SERIES_KINDS,
+    inject_mixed_series,
+    inject_series,
+)
 
 __all__ = [
     "AnomalyInpainter",
     "GeneratedEvaluation",
     "IMAGE_KINDS",
     "Injection",
+    "MIXED_KINDS",
     "SERIES_KINDS",
     "TABULAR_KINDS",
     "estimate_auroc",
     "filter_generated",
     "inject",
     "inject_image",
+    "inject_mixed_series",
     "inject_series",
     "inject_tabular",
     "inpaint",

@@ -27,7 +27,7 @@ from dmad.exceptions import DataValidationError
 from dmad.generation._common import Injection, check_kind, rng_from
 from dmad.validation import check_array, check_positive_int
 
-__all__ = ["SERIES_KINDS", "inject_series"]
+__all__ = ["MIXED_KINDS", "SERIES_KINDS", "inject_mixed_series", "inject_series"]
 
 #: Anomaly kinds of :func:`inject_series`.
 SERIES_KINDS = (
@@ -41,6 +41,8 @@ SERIES_KINDS = (
     "flatline",
     "missing",
 )
+#: Kinds of ``kind="mixed"``: every kind but "missing", which probes NaN handling, not detection.
+MIXED_KINDS = tuple(kind for kind in SERIES_KINDS if kind != "missing")
 _POINT_KINDS = ("point", "contextual")
 #: Default ``strength`` of each kind: standard deviations for point/contextual/trend/variance,
 #: a factor for amplitude (deviation from the segment mean) and seasonal (speed-up).
@@ -144,7 +146,7 @@ def inject_series(
     n_anomalies: int = 1,
     length: int | None = None,
     positions: Sequence[int] | None = None,
-    channels: Sequence[int] | None = None,
+    channels: Sequence[int] | str | None = None,
     strength: float | None = None,
     context: int = 20,
     random_state: int | np.random.Generator | None = None,
@@ -157,7 +159,8 @@ def inject_series(
         The series (normal data); NaN entries are allowed and ignored by the statistics.
     kind : str
         One of :data:`SERIES_KINDS`: "point", "contextual" (one step each), "shapelet",
-        "seasonal", "trend", "amplitude", "variance", "flatline", "missing" (segments).
+        "seasonal", "trend", "amplitude", "variance", "flatline", "missing" (segments); or
+        "mixed": the :data:`MIXED_KINDS` in turn, in random order (:func:`inject_mixed_series`).
     n_anomalies : int
         Number of anomalies.
     length : int, optional
@@ -165,8 +168,10 @@ def inject_series(
         must be 1 or None for the point kinds.
     positions : sequence of int, optional
         Start index of each anomaly; random non-overlapping positions by default.
-    channels : sequence of int, optional
-        Channels to modify (default: all).
+    channels : sequence of int, "random" or None
+        Channels to modify: these, all (None; the default, except for "mixed"), or "random":
+        each anomaly on its own random 1 to max(1, n // 5) of the n channels that vary (the
+        default of "mixed": real multivariate anomalies touch a few channels, not all).
     strength : float, optional
         Size of the change; defaults per kind in :data:`DEFAULT_STRENGTH` (in channel standard
         deviations for point/contextual/trend/variance; a factor for amplitude and seasonal; the
@@ -192,8 +197,28 @@ def inject_series(
     arr = check_array(X, name="X", ndim=(1, 2), allow_nan=True, min_samples=2, dtype=np.float64)
     x = arr[:, None] if arr.ndim == 1 else arr
     T, D = x.shape
-    check_kind(kind, SERIES_KINDS, "series anomaly")
+    check_kind(kind, (*SERIES_KINDS, "mixed"), "series anomaly")
     n = check_positive_int(n_anomalies, name="n_anomalies")
+    rng = rng_from(random_state)
+    if kind == "mixed":
+        if positions is not None or strength is not None:
+            raise DataValidationError("kind='mixed' places and sizes its anomalies itself.")
+        kinds = rng.permutation(np.resize(MIXED_KINDS, n))
+        out = inject_mixed_series(
+            x,
+            kinds,
+            length=length,
+            channels="random" if channels is None else channels,
+            context=context,
+            random_state=rng,
+        )
+        return _as_input_shape(out, arr.ndim)
+    if isinstance(channels, str):
+        if channels != "random":
+            raise DataValidationError(
+                f"channels must be indices, None or 'random', got {channels!r}."
+            )
+        return _random_channels(x, arr.ndim, kind, n, length, positions, strength, context, rng)
     context = check_positive_int(context, name="context")
     if kind in _POINT_KINDS:
         if length not in (None, 1):
@@ -208,14 +233,135 @@ def inject_series(
     strength = DEFAULT_STRENGTH[kind] if strength is None else float(strength)
     if kind == "seasonal" and strength == 1.0:
         raise DataValidationError("kind='seasonal' needs strength != 1 (the speed-up factor).")
-    rng = rng_from(random_state)
     idx = _starts(T, n, length, positions, rng)[:, None] + np.arange(length)
     values = _anomalous_values(kind, x, idx, chans, strength, context, rng)
     out = x.copy()
     out[idx[..., None], chans] = values
     mask = np.zeros((T, D), dtype=bool)
     mask[idx[..., None], chans] = True
-    labels = mask.any(axis=1).astype(np.int8)
-    if arr.ndim == 1:
-        return Injection(out[:, 0], labels, mask[:, 0])
-    return Injection(out, labels, mask)
+    return _as_input_shape(Injection(out, mask.any(axis=1).astype(np.int8), mask), arr.ndim)
+
+
+def _as_input_shape(injection: Injection, ndim: int) -> Injection:
+    """A (T, 1) injection back to (T,) for a univariate input."""
+    if ndim == 2:
+        return injection
+    return Injection(injection.data[:, 0], injection.labels, injection.mask[:, 0])
+
+
+def _random_channels(
+    x: np.ndarray,
+    ndim: int,
+    kind: str,
+    n: int,
+    length: int | None,
+    positions: Sequence[int] | None,
+    strength: float | None,
+    context: int,
+    rng: np.random.Generator,
+) -> Injection:
+    """``channels="random"``: the anomalies one at a time, each on its own varying channels."""
+    if kind not in _POINT_KINDS and length is None:
+        length = max(2, min(50, len(x) // (4 * n)))
+    span = 1 if kind in _POINT_KINDS else length
+    starts = _starts(len(x), n, span, positions, rng)
+    varying = np.flatnonzero(np.nanstd(x, axis=0) > 0)
+    pool = varying if varying.size else np.arange(x.shape[1])
+    data, mask = x, np.zeros(x.shape, dtype=bool)
+    for start in starts:
+        chosen = rng.choice(pool, size=rng.integers(1, max(1, pool.size // 5) + 1), replace=False)
+        out = inject_series(
+            data,
+            kind,
+            length=length,
+            positions=[start],
+            channels=chosen,
+            strength=strength,
+            context=context,
+            random_state=rng,
+        )
+        data, mask = out.data, mask | out.mask
+    return _as_input_shape(Injection(data, mask.any(axis=1).astype(np.int8), mask), ndim)
+
+
+def inject_mixed_series(
+    X: Any,
+    kinds: Sequence[str] = MIXED_KINDS,
+    *,
+    slot: int | None = None,
+    length: int | None = None,
+    channels: Sequence[int] | str | None = "random",
+    context: int = 20,
+    random_state: int | np.random.Generator | None = None,
+) -> Injection:
+    """One anomaly of each of ``kinds`` (repeats allowed), in turn, one per ``slot`` steps.
+
+    The series analogue of the tabular "mixed" kind, for judging a detector on many kinds at
+    once (:func:`dmad.generation.loop.estimate_auroc`). Each anomaly starts in the middle half of
+    its slot, so neighbours stay at least half a slot apart: a window detector smears an anomaly
+    over a window on each side, so give a slot several windows. Segments take a quarter of the
+    slot by default: long enough to span windows, as labelled real events do (tens to hundreds
+    of steps in SMD/SMAP/MSL), where an eighth of the slot, capped at 50 steps, made the
+    generated AUROC rank dmad's detectors no better than chance on the dev series
+    (``benchmarks/generation.py``).
+
+    Parameters
+    ----------
+    X : array-like of shape (T,) or (T, D)
+        The series (normal data).
+    kinds : sequence of str
+        :data:`SERIES_KINDS` entries, one anomaly each, placed in this order.
+    slot : int, optional
+        Steps per anomaly (default ``T // len(kinds)``).
+    length : int, optional
+        Steps per segment anomaly (default ``slot // 4``, at least 2); point kinds take 1.
+    channels : sequence of int, "random" or None
+        As in :func:`inject_series`; "random" by default.
+    context : int
+        Half-width of the neighbourhood of a contextual anomaly.
+    random_state : int, numpy Generator or None
+        Seed.
+
+    Returns
+    -------
+    Injection
+
+    Examples
+    --------
+    >>> x = np.sin(np.arange(800) / 10)
+    >>> out = inject_mixed_series(x, ["trend", "point", "flatline", "shapelet"], random_state=0)
+    >>> int(out.labels.sum())
+    151
+    """
+    arr = check_array(X, name="X", ndim=(1, 2), allow_nan=True, min_samples=2, dtype=np.float64)
+    kinds = list(kinds)
+    if not kinds:
+        raise DataValidationError("kinds must name at least one anomaly kind.")
+    for kind in kinds:
+        check_kind(kind, SERIES_KINDS, "series anomaly")
+    slot = len(arr) // len(kinds) if slot is None else check_positive_int(slot, name="slot")
+    length = max(2, slot // 4) if length is None else check_positive_int(length, name="length")
+    if slot * len(kinds) > len(arr) or slot < length:
+        raise DataValidationError(
+            f"{len(kinds)} slots of {slot} steps with segments of {length} steps do not fit in a "
+            f"series of {len(arr)} steps; lower the count, slot or length."
+        )
+    rng = rng_from(random_state)
+    offsets = (slot - length) // 4 + rng.integers(0, (slot - length) // 2 + 1, size=len(kinds))
+    starts = np.arange(len(kinds)) * slot + offsets
+    data, mask = arr, np.zeros(arr.shape, dtype=bool)
+    for kind in dict.fromkeys(kinds):
+        at = starts[np.asarray(kinds) == kind]
+        out = inject_series(
+            data,
+            kind,
+            n_anomalies=len(at),
+            length=None if kind in _POINT_KINDS else length,
+            positions=at,
+            channels=channels,
+            context=context,
+            random_state=rng,
+        )
+        data, mask = out.data, mask | out.mask
+    labels = (mask if mask.ndim == 1 else mask.any(axis=1)).astype(np.int8)
+    return Injection(data, labels, mask)
