@@ -56,6 +56,22 @@ def test_generate_series_npz_with_params(tmp_path):
     assert z["mask"][:, 1].sum() == 40 and not z["mask"][:, 0].any()
 
 
+def test_generate_mixed_series(tmp_path):
+    rng = np.random.default_rng(0)
+    x = np.sin(np.arange(800) / 9)[:, None] + 0.1 * rng.normal(size=(800, 6))
+    pd.DataFrame(x).to_csv(tmp_path / "s.csv", index=False)
+    args = ("s.csv", "-k", "mixed", "-n", "8", "-o", "s.npz", "--modality", "timeseries")
+    res = run(*args, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    z = np.load(tmp_path / "s.npz")
+    assert z["data"].shape == (800, 6)
+    np.testing.assert_array_equal(z["mask"], ~np.isclose(z["data"], x, atol=1e-5))  # CSV: float32
+    np.testing.assert_array_equal(z["labels"], z["mask"].any(axis=1))
+    assert z["mask"].any(axis=1).sum() > 8 and not z["mask"].all(axis=1).any()  # a few channels
+    bad = run(*args[:-1], "video", cwd=tmp_path)
+    assert bad.returncode == 2 and "video" in bad.stderr
+
+
 def test_generate_images_folder_and_bad_kind(tmp_path):
     (tmp_path / "imgs").mkdir()
     rng = np.random.default_rng(0)

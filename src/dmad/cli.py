@@ -158,6 +158,11 @@ def generate(
     output: Path = typer.Option(..., "--output", "-o", help=".csv/.npz file or image folder"),
     seed: int = typer.Option(0, help="random seed"),
     param: list[str] = typer.Option(None, "--param", "-p", help="injector parameter key=value"),
+    modality: str = typer.Option(
+        None,
+        help="tabular, timeseries or image (default: the modality of --kind; 'mixed' is "
+        "tabular unless --modality timeseries)",
+    ),
 ) -> None:
     """Inject N synthetic anomalies of KIND into DATA; write the data with exact labels/masks."""
     import numpy as np
@@ -168,22 +173,33 @@ def generate(
 
     params = _parse_params(param)
     columns = None
-    if kind in (*TABULAR_KINDS, "mixed"):
-        modality, table = "tabular", _load_rows(data, None).X
+    kinds_of = {
+        "tabular": (*TABULAR_KINDS, "mixed"),
+        "timeseries": (*SERIES_KINDS, "mixed"),
+        "image": IMAGE_KINDS,
+    }
+    if modality is None:  # the first modality that has the kind
+        modality = next((m for m, kinds in kinds_of.items() if kind in kinds), None)
+    elif modality not in kinds_of:
+        raise typer.BadParameter(
+            f"{modality!r} is not one of {list(kinds_of)}", param_hint="--modality"
+        )
+    if modality == "tabular":
+        table = _load_rows(data, None).X
         columns = [str(c) for c in getattr(table, "columns", [])] or None
         values, params["n_anomalies"] = np.asarray(table, dtype=np.float64), n
-    elif kind in SERIES_KINDS:
+    elif modality == "timeseries":
         from dmad.data.timeseries import load_timeseries
 
         series = load_timeseries(data)
         # the training part is the normal data, where the file has one
-        modality, values = "timeseries", series.train if len(series.train) else series.test
+        values = series.train if len(series.train) else series.test
         params["n_anomalies"] = n
-    elif kind in IMAGE_KINDS:
+    elif modality == "image":
         images = read_images(data)
-        modality, values = "image", images[np.arange(n) % len(images)]
+        values = images[np.arange(n) % len(images)]
     else:
-        kinds = [*TABULAR_KINDS, "mixed", *SERIES_KINDS, *IMAGE_KINDS]
+        kinds = list(dict.fromkeys(k for group in kinds_of.values() for k in group))
         raise typer.BadParameter(f"{kind!r} is not one of {kinds}", param_hint="--kind")
     injection = inject(values, modality, kind, seed, **params)
     write_injection(injection, output, modality, columns)
