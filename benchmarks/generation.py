@@ -398,7 +398,7 @@ def image_markdown(rows: list[dict], size: int) -> str:
         for model in dict.fromkeys(r["model"] for r in rows):
             values = np.array([[r[m] for m in metrics] for r in rows if r["model"] == model])
             cells = " | ".join(
-                f"**{m:.3f} ± {sd:.3f}**"
+                f"{m:.3f} ± {sd:.3f}"
                 for m, sd in zip(values.mean(0), values.std(0, ddof=1), strict=True)
             )
             lines.append(f"| mean ± sd | {model} | | {cells} |")
