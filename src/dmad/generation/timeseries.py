@@ -225,7 +225,7 @@ def inject_series(
             raise DataValidationError(f"kind={kind!r} is a point anomaly; length must be 1.")
         length = 1
     elif length is None:
-        length = max(2, min(50, T // (4 * n)))
+        length = _default_length(T, n)
     length = check_positive_int(length, name="length")
     chans = np.arange(D) if channels is None else np.unique(np.asarray(channels, dtype=np.int64))
     if chans.size == 0 or chans.min() < 0 or chans.max() >= D:
@@ -240,6 +240,11 @@ def inject_series(
     mask = np.zeros((T, D), dtype=bool)
     mask[idx[..., None], chans] = True
     return _as_input_shape(Injection(out, mask.any(axis=1).astype(np.int8), mask), arr.ndim)
+
+
+def _default_length(n_steps: int, n_anomalies: int) -> int:
+    """Segment length when none is given: a quarter of each anomaly's share, 2 to 50 steps."""
+    return max(2, min(50, n_steps // (4 * n_anomalies)))
 
 
 def _as_input_shape(injection: Injection, ndim: int) -> Injection:
@@ -262,7 +267,7 @@ def _random_channels(
 ) -> Injection:
     """``channels="random"``: the anomalies one at a time, each on its own varying channels."""
     if kind not in _POINT_KINDS and length is None:
-        length = max(2, min(50, len(x) // (4 * n)))
+        length = _default_length(len(x), n)
     span = 1 if kind in _POINT_KINDS else length
     starts = _starts(len(x), n, span, positions, rng)
     varying = np.flatnonzero(np.nanstd(x, axis=0) > 0)
