@@ -223,27 +223,29 @@ def render(df: pd.DataFrame, labels: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def seed_spread(folders: list[str], metric: str = "vus_pr") -> str:
+def seed_spread(folders: list[str], labels: list[str], metric: str = "vus_pr") -> str:
     """Mean ± standard deviation over seeds of each collection's mean ``metric``.
 
-    Each folder holds the ``results.csv`` of one ``--seed`` (the detectors it has in common with
-    the others are compared): the fit-window subsample and the networks' initialisation change
-    with the seed, so a gap smaller than the spread is not a ranking.
+    Each folder holds the ``results.csv`` of one ``--seed``; a detector is summarised over the
+    runs that have it (its column says how many; detectors run once are left out). The fit-window
+    subsample and the networks' initialisation and load-dependent training length change with
+    the run, so a gap smaller than the spread is not a ranking.
     """
     runs = [pd.read_csv(Path(folder) / "results.csv") for folder in folders]
-    labels = sorted(set.intersection(*(set(run["label"]) for run in runs)))
     per_seed = pd.concat(
         [
-            run[run["label"].isin(labels)].groupby(["collection", "label"])[metric].mean().rename(i)
+            run.groupby(["collection", "label"])[metric].mean().rename(i)
             for i, run in enumerate(runs)
         ],
         axis=1,
     )
     mean, std = per_seed.mean(axis=1).unstack(), per_seed.std(axis=1, ddof=1).unstack()
+    n_runs = per_seed.notna().sum(axis=1).unstack().max()
+    labels = [lb for lb in labels if n_runs.get(lb, 0) > 1]
     lines = [
-        f"**{metric}, mean ± sd over {len(runs)} seeds** ({', '.join(folders)})",
+        f"**{metric}, mean ± sd over seeds** ({', '.join(folders)})",
         "",
-        "| collection | " + " | ".join(labels) + " |",
+        "| collection | " + " | ".join(f"{lb} ({n_runs[lb]})" for lb in labels) + " |",
         "| --- |" + " ---: |" * len(labels),
     ]
     for collection in mean.index:
@@ -267,7 +269,7 @@ def main() -> None:
     args = parser.parse_args()
     markdown = render(run(args), args.detectors)
     if args.seed_runs:
-        markdown += "\n" + seed_spread([args.out, *args.seed_runs])
+        markdown += "\n" + seed_spread([args.out, *args.seed_runs], args.detectors)
     print(markdown)
     if args.update_md:
         update_benchmarks_md(args.update_md, "timeseries", markdown)
