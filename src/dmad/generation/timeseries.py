@@ -320,12 +320,8 @@ def inject_mixed_series(
         Steps per anomaly (default ``T // len(kinds)``).
     length : int, optional
         Steps per segment anomaly (default ``slot // 4``, at least 2); point kinds take 1.
-    channels : sequence of int, "random" or None
-        As in :func:`inject_series`; "random" by default.
-    context : int
-        Half-width of the neighbourhood of a contextual anomaly.
-    random_state : int, numpy Generator or None
-        Seed.
+    channels, context, random_state
+        As in :func:`inject_series`; ``channels`` is "random" by default.
 
     Returns
     -------
