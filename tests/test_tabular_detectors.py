@@ -9,7 +9,6 @@ import torch
 from scipy.stats import spearmanr
 
 import dmad
-from dmad.detectors.tabular.dte import knn_sq_distances
 from dmad.exceptions import DataValidationError
 from dmad.metrics import auroc
 
@@ -83,51 +82,6 @@ def test_dataframe_with_categorical_column(name, tmp_path):
     np.testing.assert_array_equal(loaded.decision_scores_, det.decision_scores_)
 
 
-@pytest.mark.parametrize("exclude_self", [False, True])
-@pytest.mark.parametrize("chunks", [(1, 1), (3, 7), (16, 5), (1000, 1000)])
-def test_chunked_neighbour_search_equals_brute_force(chunks, exclude_self):
-    gen = torch.Generator().manual_seed(0)
-    reference = torch.randn(53, 6, generator=gen)
-    queries = reference if exclude_self else torch.randn(29, 6, generator=gen)
-    k = 5
-    full = ((queries[:, None, :] - reference[None, :, :]) ** 2).sum(-1)
-    if exclude_self:
-        full.fill_diagonal_(float("inf"))
-    want_d, want_i = full.topk(k, dim=1, largest=False, sorted=True)
-    got_d, got_i = knn_sq_distances(
-        queries,
-        reference,
-        k,
-        query_chunk=chunks[0],
-        reference_chunk=chunks[1],
-        exclude_self=exclude_self,
-    )
-    torch.testing.assert_close(got_d, want_d, rtol=0, atol=0)
-    assert torch.equal(got_i, want_i)
-
-
-@pytest.mark.parametrize("chunks", [(1, 1), (4, 6), (1000, 1000)])
-def test_exclusion_zone_equals_brute_force(chunks):
-    gen = torch.Generator().manual_seed(2)
-    reference, queries = torch.randn(40, 4, generator=gen), torch.randn(30, 4, generator=gen)
-    q_pos, r_pos = torch.arange(30) * 2, torch.arange(40) * 3  # e.g. window starts
-    full = ((queries[:, None, :] - reference[None, :, :]) ** 2).sum(-1)
-    full[(q_pos[:, None] - r_pos[None, :]).abs() < 7] = float("inf")
-    want_d, want_i = full.topk(3, dim=1, largest=False, sorted=True)
-    got_d, got_i = knn_sq_distances(
-        queries,
-        reference,
-        3,
-        query_chunk=chunks[0],
-        reference_chunk=chunks[1],
-        exclusion_zone=(q_pos, r_pos, 7),
-    )
-    torch.testing.assert_close(got_d, want_d, rtol=0, atol=0)
-    assert torch.equal(got_i, want_i)
-    with pytest.raises(DataValidationError, match="exclusion zone"):
-        knn_sq_distances(queries, reference, 3, exclusion_zone=(q_pos, r_pos, 100))
-
-
 def test_score_excluding_uses_the_fitted_scaling():
     # columns on very different scales: skipping the encoder would change every distance
     X = np.random.default_rng(3).normal(size=(60, 4)) * [1.0, 10.0, 100.0, 0.1] + 50
@@ -136,20 +90,7 @@ def test_score_excluding_uses_the_fitted_scaling():
     np.testing.assert_allclose(det.score_excluding(X, own), det.decision_scores_, rtol=1e-5)
 
 
-def test_neighbour_search_is_exact_for_duplicates_and_wide_rows():
-    gen = torch.Generator().manual_seed(1)
-    reference = torch.randn(40, 300, generator=gen) * 10 + 50  # far from 0: cancellation-prone
-    reference = torch.cat([reference, reference[:10]])
-    d2, idx = knn_sq_distances(reference[:10], reference, 2, reference_chunk=7)
-    assert torch.all(d2 == 0)  # each row and its copy, at exactly 0
-    assert sorted(idx[3].tolist()) == [3, 43]
-    d2, _ = knn_sq_distances(reference[:10], reference, 1, exclude_self=True)
-    assert torch.all(d2 == 0)  # the copy, not the row itself
-
-
-def test_neighbour_search_rejects_too_large_k():
-    with pytest.raises(DataValidationError, match="n_neighbors"):
-        knn_sq_distances(torch.zeros(2, 3), torch.zeros(4, 3), 4, exclude_self=True)
+def test_dte_np_rejects_too_large_k():
     with pytest.raises(DataValidationError, match="n_neighbors"):
         make("dte_np", n_neighbors=10).fit(np.random.default_rng(0).normal(size=(8, 3)))
 

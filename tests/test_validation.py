@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from dmad.exceptions import DataValidationError
-from dmad.preprocessing import Standardizer, TabularEncoder
+from dmad.ops import Standardizer
+from dmad.preprocessing import TabularEncoder
 from dmad.utils import resolve_device
 from dmad.validation import check_array, check_fraction, check_positive_int
 

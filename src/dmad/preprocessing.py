@@ -1,7 +1,5 @@
-"""Feature encoding fitted on training data and saved with every model.
-
-DTE (Livernoche et al., ICLR 2024) stresses that standard scaling fitted on the training data is
-crucial for diffusion detectors; categorical columns of a DataFrame are one-hot encoded.
+"""Tabular feature encoding fitted on training data and saved with every model: numeric columns
+standardised (:class:`dmad.ops.Standardizer`), categorical columns of a DataFrame one-hot encoded.
 """
 
 from __future__ import annotations
@@ -11,30 +9,10 @@ from typing import Any
 import numpy as np
 
 from dmad.exceptions import DataValidationError
+from dmad.ops.scaling import Standardizer
 from dmad.validation import check_array, check_n_features
 
-__all__ = ["Standardizer", "TabularEncoder"]
-
-
-class Standardizer:
-    """Per-column (x - mean) / std with NaN-aware statistics; constant columns get std 1."""
-
-    def fit(self, X: np.ndarray) -> Standardizer:
-        self.mean_ = np.nanmean(X, axis=0).astype(np.float64)
-        std = np.nanstd(X, axis=0).astype(np.float64)
-        self.std_ = np.where(np.isfinite(std) & (std > 1e-12), std, 1.0)
-        self.mean_ = np.where(np.isfinite(self.mean_), self.mean_, 0.0)
-        return self
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.mean_) / self.std_).astype(np.float32)
-
-    def get_state(self) -> dict[str, Any]:
-        return {"mean": self.mean_, "std": self.std_}
-
-    def set_state(self, state: dict[str, Any]) -> Standardizer:
-        self.mean_, self.std_ = np.asarray(state["mean"]), np.asarray(state["std"])
-        return self
+__all__ = ["TabularEncoder"]
 
 
 def _is_categorical(series: Any) -> bool:

@@ -16,9 +16,10 @@ import torch
 
 from dmad.bench.tasks import TASKS
 from dmad.data.image import ImageSet, load_image_folder
-from dmad.detectors.image._features import FeatureImageDetector, bank_sq_distances
+from dmad.detectors.image._features import FeatureImageDetector
 from dmad.exceptions import DataValidationError
 from dmad.metrics import aupro, auroc, pixel_auroc
+from dmad.ops import knn, subsample
 from dmad.validation import check_positive_int
 
 __all__ = ["FeatureNN", "ImageTask", "evaluate_maps", "run_image_detector"]
@@ -75,13 +76,13 @@ class FeatureNN(FeatureImageDetector):
         check_positive_int(self.bank_size, name="bank_size")
         feats = self._all_patch_features(x)
         rows = feats.permute(0, 2, 3, 1).reshape(-1, feats.shape[1])
-        keep = torch.randperm(rows.shape[0], generator=self._generator())[: self.bank_size]
+        keep = torch.from_numpy(subsample(rows.shape[0], self.bank_size, self.seed_))
         self.bank_ = rows[keep.to(rows.device)]
 
     def _raw_maps(self, x: torch.Tensor) -> torch.Tensor:
         feats = self._patch_features(x)
         b, d, h, w = feats.shape
-        d2 = bank_sq_distances(feats.permute(0, 2, 3, 1).reshape(-1, d), self.bank_, 1)
+        d2 = knn(feats.permute(0, 2, 3, 1).reshape(-1, d), self.bank_, 1).sq_distances
         return d2[:, 0].sqrt().reshape(b, h, w)
 
     def _model_state(self) -> dict[str, Any]:

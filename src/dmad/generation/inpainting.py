@@ -44,6 +44,7 @@ from dmad.diffusion.train import TrainConfig, denoising_loss, train_model
 from dmad.exceptions import DataValidationError
 from dmad.generation._common import Injection
 from dmad.nets import build_net
+from dmad.ops import Standardizer
 from dmad.utils import progress_disabled, resolve_device
 from dmad.validation import check_array, check_is_fitted, check_positive_int
 
@@ -341,16 +342,14 @@ class AnomalyInpainter:
         return check_array(X, name="X", ndim=(2, 3, 4), dtype=np.float64)
 
     def _scale(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean_) / self.std_
+        return self.scaler_.transform(x)
 
     def fit(self, X: Any) -> AnomalyInpainter:
         """Train the denoiser on normal samples ``X``: (n, d), (N, C, L) or (N, C, H, W)."""
         self.device_ = resolve_device(self.device)
         x = self._to_tensor(X, "X")
         self.data_shape_ = tuple(x.shape[1:])
-        axes = [0, *range(2, x.ndim)]  # statistics per column / channel
-        self.mean_ = x.mean(dim=axes, keepdim=True)
-        self.std_ = x.std(dim=axes, keepdim=True).clamp(min=1e-6)
+        self.scaler_ = Standardizer().fit(x)  # statistics per column / channel
         kind, params = _default_net(tuple(x.shape))
         kind = self.net or kind
         params.update(self.net_params or {})
@@ -470,7 +469,7 @@ class AnomalyInpainter:
         )
         element_mask = (m > 0).cpu().numpy()
         # Copy the kept region from the input itself (float64) so it survives bit for bit.
-        data = np.where(element_mask, (out * self.std_ + self.mean_).cpu().numpy(), original)
+        data = np.where(element_mask, self.scaler_.inverse_transform(out).cpu().numpy(), original)
         if x.ndim == 4:
             element_mask = element_mask.any(axis=1)
         labels = element_mask.reshape(len(x), -1).any(axis=1).astype(np.int8)

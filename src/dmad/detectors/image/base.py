@@ -28,9 +28,10 @@ import torch.nn.functional as F
 
 from dmad.detectors.base import BaseDetector
 from dmad.exceptions import DataValidationError
+from dmad.ops import gaussian_blur
 from dmad.validation import check_is_fitted, check_positive_int
 
-__all__ = ["ImageDetector", "Images", "gaussian_blur", "to_channels"]
+__all__ = ["ImageDetector", "Images", "to_channels"]
 
 # ITU-R BT.601 luma: what PIL's convert("L") uses, so RGB→gray matches the data loaders.
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
@@ -50,20 +51,6 @@ def to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
     if channels == 1:
         return torch.einsum("bchw,c->bhw", x, _LUMA.to(x))[:, None]
     return x.expand(-1, 3, -1, -1)
-
-
-def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian smoothing of (B, H, W) maps with reflected borders (truncated at 4σ)."""
-    if sigma <= 0:
-        return maps
-    radius = min(int(math.ceil(4 * sigma)), min(maps.shape[-2:]) - 1)
-    offsets = torch.arange(-radius, radius + 1, dtype=maps.dtype, device=maps.device)
-    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    x = F.pad(maps[:, None], (radius, radius, radius, radius), mode="reflect")
-    x = F.conv2d(x, kernel.view(1, 1, 1, -1))
-    x = F.conv2d(x, kernel.view(1, 1, -1, 1))
-    return x[:, 0]
 
 
 class ImageDetector(BaseDetector):

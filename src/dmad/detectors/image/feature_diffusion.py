@@ -41,14 +41,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
-from dmad.detectors.image._features import FeatureImageDetector, bank_sq_distances
+from dmad.detectors.image._features import FeatureImageDetector
 from dmad.detectors.registry import register
 from dmad.detectors.tabular.dte import inverse_gamma_shape
 from dmad.diffusion import NoiseSchedule, denoising_loss, q_sample, split_prediction, train_model
 from dmad.exceptions import DataValidationError
 from dmad.nets import build_net
+from dmad.ops import Calibrator, Standardizer, knn, subsample
 from dmad.validation import check_positive_int
 
 __all__ = ["FeatureDiffusion"]
@@ -173,11 +175,13 @@ class FeatureDiffusion(FeatureImageDetector):
                 f"{rows.shape[0]} training patches are too few for n_neighbors="
                 f"{self.n_neighbors}; pass more or larger images."
             )
-        perm = torch.randperm(rows.shape[0], generator=self._generator())
-        calibration, rest = rows[perm[:n_cal]], rows[perm[n_cal:]]
-        self.bank_ = rest[: self.bank_size].to(self.device_)
-        self.mean_ = rest.mean(dim=0).to(self.device_)
-        self.std_ = rest.std(dim=0).clamp_min(1e-6).to(self.device_)
+        # disjoint seeded parts: calibration patches, then the bank and the denoiser's patches
+        calibration = subsample(rows.shape[0], n_cal, self.seed_)
+        rest = np.setdiff1d(np.arange(rows.shape[0]), calibration)
+        bank = rest[subsample(len(rest), self.bank_size, self.seed_ + 1)]
+        train = rest[subsample(len(rest), self.max_train_patches, self.seed_ + 2)]
+        self.bank_ = rows[torch.from_numpy(bank)].to(self.device_)
+        self.scaler_ = Standardizer().fit(rows[torch.from_numpy(rest)])
         self.net_config_ = {
             "kind": "mlp",
             "in_features": rows.shape[1],
@@ -186,14 +190,14 @@ class FeatureDiffusion(FeatureImageDetector):
         }
         self.net_ = build_net(**self.net_config_).to(self.device_)
         if self.denoiser_weight > 0:
-            self._train_denoiser(rest[: self.max_train_patches].to(self.device_))
+            self._train_denoiser(rows[torch.from_numpy(train)].to(self.device_))
         # raw-score statistics on patches neither in the bank nor seen in training
-        raw = torch.stack(self._patch_scores(calibration.to(self.device_)))
-        self.score_mean_, self.score_std_ = raw.mean(dim=1), raw.std(dim=1).clamp_min(1e-12)
+        raw = torch.stack(self._patch_scores(rows[torch.from_numpy(calibration)].to(self.device_)))
+        self.calibration_ = Calibrator("zscore").fit(raw.T)
 
     def _train_denoiser(self, rows: torch.Tensor) -> None:
         schedule = self._schedule()
-        data = (rows - self.mean_) / self.std_
+        data = self.scaler_.transform(rows)
 
         def loss_fn(model, batch, gen):
             return denoising_loss(model, schedule, batch[0], gen)
@@ -218,11 +222,11 @@ class FeatureDiffusion(FeatureImageDetector):
         self, rows: torch.Tensor, noise: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(time estimate, denoising residual) of (P, D) patch features."""
-        d2 = bank_sq_distances(rows, self.bank_, self.n_neighbors)
+        d2 = knn(rows, self.bank_, self.n_neighbors).sq_distances
         time = (d2.mean(dim=1) / (2 * (inverse_gamma_shape(rows.shape[1]) + 1))).sqrt()
         if self.denoiser_weight == 0:
             return time, torch.zeros_like(time)
-        x0 = (rows - self.mean_) / self.std_
+        x0 = self.scaler_.transform(rows)
         schedule = self._schedule()
         if noise is None:
             gen = self._generator(offset=1)
@@ -249,26 +253,25 @@ class FeatureDiffusion(FeatureImageDetector):
         rows = feats.permute(0, 2, 3, 1).reshape(-1, d)
         noise = self._position_noise(d).repeat(1, b, 1)
         time, resid = self._patch_scores(rows, noise)
-        z = (torch.stack([time, resid]) - self.score_mean_[:, None]) / self.score_std_[:, None]
-        mixed = (1 - self.denoiser_weight) * z[0] + self.denoiser_weight * z[1]
+        z = self.calibration_.transform(torch.stack([time, resid], dim=1))
+        mixed = (1 - self.denoiser_weight) * z[:, 0] + self.denoiser_weight * z[:, 1]
         return mixed.reshape(b, h, w)
 
     # ---- persistence --------------------------------------------------------------------------
     def _model_state(self) -> dict[str, Any]:
         return {
             "bank": self.bank_,
-            "mean": self.mean_,
-            "std": self.std_,
-            "score_mean": self.score_mean_,
-            "score_std": self.score_std_,
+            "scaler": self.scaler_.get_state(),
+            "calibration": self.calibration_.get_state(),
             "grid": list(self.grid_),
             "net": self.net_.state_dict(),
             "net_config": self.net_config_,
         }
 
     def _restore_model(self, state: dict[str, Any]) -> None:
-        for key in ("bank", "mean", "std", "score_mean", "score_std"):
-            setattr(self, f"{key}_", state[key].to(self.device_))
+        self.bank_ = state["bank"].to(self.device_)
+        self.scaler_ = Standardizer().set_state(state["scaler"])
+        self.calibration_ = Calibrator().set_state(state["calibration"])
         self.grid_ = tuple(int(v) for v in state["grid"])
         self.net_config_ = dict(state["net_config"])
         self.net_ = self._load_net(self.net_config_, state["net"])

@@ -22,8 +22,8 @@ Where dmad departs from the paper's code, deliberately:
   for a zero distance (an exact duplicate). With d <= 2 the shape d/2 - 1 is not positive (an
   improper posterior, and a DTE-IG loss without minimum); dmad clamps it at 0.5 (its value at
   d = 3).
-- ``dte_np``'s neighbour search is chunked with a running top-k (memory bounded for millions of
-  rows, GPU-ready) and exact (fast candidates, exact re-ranking; see :func:`knn_sq_distances`).
+- ``dte_np``'s neighbour search is exact and memory-bounded, on the data's device
+  (:func:`dmad.ops.knn`).
 - ``dte_np`` excludes each training row from its own neighbours when scoring the training data
   (``decision_scores_``), so the training scores, and hence ``threshold_``, are not all zero.
 - ``dte_c`` trains with cross-entropy on logits (the reference applies a softmax first, which the
@@ -55,6 +55,7 @@ from dmad.detectors.registry import register
 from dmad.diffusion import NoiseSchedule, q_sample, train_model
 from dmad.exceptions import DataValidationError
 from dmad.nets import build_net
+from dmad.ops import knn
 from dmad.validation import check_positive_int
 
 __all__ = [
@@ -62,7 +63,6 @@ __all__ = [
     "DTEInverseGamma",
     "DTENonParametric",
     "auto_batch_size",
-    "knn_sq_distances",
     "loss_timesteps",
 ]
 
@@ -116,117 +116,6 @@ def loss_timesteps(
     return x0.repeat_interleave(len(steps), dim=0), steps.repeat(x0.shape[0])
 
 
-#: Extra candidates kept by the fast pass of :func:`knn_sq_distances` before the exact re-ranking:
-#: they absorb its rounding (about 1e-7 of ||q||^2 + ||r||^2), which can swap near-ties at rank k.
-_CANDIDATE_MARGIN = 8
-
-
-def knn_sq_distances(
-    queries: torch.Tensor,
-    reference: torch.Tensor,
-    k: int,
-    *,
-    query_chunk: int = 4096,
-    reference_chunk: int = 4096,
-    exclude_self: bool = False,
-    exclusion_zone: tuple[torch.Tensor, torch.Tensor, int] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Squared Euclidean distances to the ``k`` nearest reference rows, in bounded memory.
-
-    Query chunks are compared with reference chunks (one matrix product per pair of chunks) and
-    a running list of the k + 8 best candidates is merged after each reference chunk, so memory
-    is about ``query_chunk * reference_chunk`` floats however many rows there are; it runs on
-    the tensors' device. The candidates' distances are then recomputed exactly from differences
-    and the best k kept: the matrix-product form alone has rounding noise (an exact duplicate
-    lands near 1e-6, not at 0) that depends on the chunk sizes; the result does not.
-
-    Parameters
-    ----------
-    queries : Tensor of shape (m, d)
-    reference : Tensor of shape (n, d)
-    k : int
-        Number of neighbours (at most ``n``, or ``n - 1`` with ``exclude_self``).
-    query_chunk, reference_chunk : int
-        Rows per chunk.
-    exclude_self : bool
-        ``queries`` are ``reference`` itself: row i is not its own neighbour (leave-one-out).
-    exclusion_zone : (query positions (m,), reference positions (n,), radius) or None
-        Pairs whose positions differ by less than ``radius`` are not neighbours: the trivial
-        matches of overlapping windows of one series (the exclusion zone of matrix-profile
-        discord search). Every query must keep at least ``k`` reference rows.
-
-    Returns
-    -------
-    distances : Tensor of shape (m, k)
-        Ascending squared distances.
-    indices : Tensor of shape (m, k)
-        Row numbers in ``reference``.
-
-    Examples
-    --------
-    >>> ref = torch.tensor([[0.0], [1.0], [3.0]])
-    >>> d2, idx = knn_sq_distances(torch.tensor([[0.9]]), ref, 2)
-    >>> idx.tolist()
-    [[1, 0]]
-    """
-    n = reference.shape[0]
-    if not 1 <= k <= n - int(exclude_self):
-        raise DataValidationError(
-            f"n_neighbors={k} needs at least {k + int(exclude_self)} training rows, got {n}; "
-            "pass fewer neighbours or more data."
-        )
-    n_cand = min(k + _CANDIDATE_MARGIN, n - int(exclude_self))
-    ref_sq = reference.square().sum(dim=1)
-    out_d, out_i = [], []
-    for qs in range(0, queries.shape[0], query_chunk):
-        q = queries[qs : qs + query_chunk]
-        cand_d = q.new_empty((q.shape[0], 0))
-        cand_i = torch.empty((q.shape[0], 0), dtype=torch.long, device=q.device)
-        for rs in range(0, n, reference_chunk):
-            r = reference[rs : rs + reference_chunk]
-            # ||r||^2 - 2 q.r: the squared distance less ||q||^2, which does not change a row's
-            # ranking; one matrix product and no square root.
-            d2 = torch.addmm(ref_sq[rs : rs + r.shape[0]], q, r.T, alpha=-2)
-            lo, hi = max(qs, rs), min(qs + q.shape[0], rs + r.shape[0])
-            if exclude_self and lo < hi:  # this block holds some rows' own entries
-                own = torch.arange(lo, hi, device=q.device)
-                d2[own - qs, own - rs] = float("inf")
-            if exclusion_zone is not None:
-                _exclude_zone(d2, exclusion_zone, qs, rs)
-            # candidates of this chunk, merged with the running list (small tensors only)
-            chunk_d, chunk_pos = d2.topk(min(n_cand, r.shape[0]), dim=1, largest=False)
-            merged_d = torch.cat([cand_d, chunk_d], dim=1)
-            merged_i = torch.cat([cand_i, chunk_pos + rs], dim=1)
-            cand_d, pos = merged_d.topk(min(n_cand, merged_d.shape[1]), dim=1, largest=False)
-            cand_i = merged_i.gather(1, pos)
-        # exact distances of the candidates, one candidate column at a time (memory: m x d)
-        exact = torch.stack(
-            [(q - reference[cand_i[:, j]]).square().sum(dim=1) for j in range(n_cand)], dim=1
-        )
-        exact[torch.isinf(cand_d)] = float("inf")  # excluded pairs stay excluded
-        best_d, pos = exact.topk(k, dim=1, largest=False, sorted=True)
-        if torch.isinf(best_d[:, -1]).any():
-            raise DataValidationError(
-                f"the exclusion zone leaves fewer than n_neighbors={k} reference rows for some "
-                "queries; pass fewer neighbours, a smaller zone or more data."
-            )
-        out_d.append(best_d)
-        out_i.append(cand_i.gather(1, pos))
-    return torch.cat(out_d), torch.cat(out_i)
-
-
-def _exclude_zone(
-    d2: torch.Tensor, zone: tuple[torch.Tensor, torch.Tensor, int], qs: int, rs: int
-) -> None:
-    """Set the block's pairs closer than the zone's radius (in position) to +inf, in place."""
-    q_pos, r_pos, radius = zone
-    q_pos, r_pos = q_pos[qs : qs + d2.shape[0]], r_pos[rs : rs + d2.shape[1]]
-    if q_pos.min() - r_pos.max() >= radius or r_pos.min() - q_pos.max() >= radius:
-        return  # no pair of this block is close (the common case for sorted positions)
-    gap = (q_pos[:, None] - r_pos[None, :]).abs()
-    d2[(gap < radius).to(d2.device)] = float("inf")
-
-
 class _DTE(TabularDetector):
     """The scoring frame the three estimators share: a per-row diffusion-level estimate."""
 
@@ -251,8 +140,6 @@ class DTENonParametric(_DTE):
     ----------
     n_neighbors : int
         k, the number of nearest training rows averaged.
-    chunk_size : int
-        Rows per query chunk and per training chunk in the neighbour search (memory bound).
     contamination : float
         Fraction of training data assumed anomalous; sets ``threshold_``.
     random_state : int or None
@@ -274,14 +161,12 @@ class DTENonParametric(_DTE):
     def __init__(
         self,
         n_neighbors: int = 5,
-        chunk_size: int = 4096,
         contamination: float = 0.1,
         random_state: int | None = None,
         device: str = "auto",
         verbose: bool | None = None,
     ) -> None:
         self.n_neighbors = n_neighbors
-        self.chunk_size = chunk_size
         self.contamination = contamination
         self.random_state = random_state
         self.device = device
@@ -289,7 +174,6 @@ class DTENonParametric(_DTE):
 
     def _fit(self, X: torch.Tensor) -> None:
         check_positive_int(self.n_neighbors, name="n_neighbors")
-        check_positive_int(self.chunk_size, name="chunk_size")
         if X.shape[0] < self.n_neighbors + 1:
             raise DataValidationError(
                 f"DTE-NP with n_neighbors={self.n_neighbors} needs at least "
@@ -302,15 +186,13 @@ class DTENonParametric(_DTE):
         self, X: torch.Tensor, exclusion_zone: tuple[torch.Tensor, torch.Tensor, int] | None = None
     ) -> torch.Tensor:
         # fit() scores the very tensor it stored: leave each row out of its own neighbours.
-        d2, _ = knn_sq_distances(
+        d2 = knn(
             X,
             self.train_,
             self.n_neighbors,
-            query_chunk=self.chunk_size,
-            reference_chunk=self.chunk_size,
             exclude_self=X is self.train_,
             exclusion_zone=exclusion_zone,
-        )
+        ).sq_distances
         scale = d2.mean(dim=1) / 2
         return scale / (inverse_gamma_shape(X.shape[1]) + 1)
 
@@ -320,7 +202,7 @@ class DTENonParametric(_DTE):
         """``decision_function`` with pairs in ``exclusion_zone`` kept out of the neighbours.
 
         ``exclusion_zone`` is ``(positions of X's rows, positions of the training rows, radius)``
-        (see :func:`knn_sq_distances`): scoring windows of the very series the model was fitted
+        (see :func:`dmad.ops.knn`): scoring windows of the very series the model was fitted
         on, overlapping windows are trivial matches and must not count.
         """
         x = self._prepare(X, fitting=False)

@@ -40,6 +40,7 @@ from dmad.detectors.timeseries.dte_windows import fit_window_dte, window_dte, wi
 from dmad.diffusion import NoiseSchedule, ddim_sample, denoising_loss, q_sample, train_model
 from dmad.exceptions import DataValidationError
 from dmad.nets import build_net
+from dmad.ops import Calibrator, subsample
 from dmad.validation import check_positive_int
 
 __all__ = ["View", "WindowDiffusionDetector"]
@@ -107,15 +108,11 @@ class WindowDiffusionDetector(TimeSeriesDetector):
                 seed=self.seed_,
                 device=self.device,
             )
-            fit_density = self.density_.decision_scores_
-            # repeated fit windows (a flat stretch) can make the median 0: floor it like the errors
-            self.density_median_ = max(
-                float(np.median(fit_density)), 1e-6 * float(fit_density.mean()), _TINY
+            self.density_calibration_ = Calibrator("median_ratio").fit(
+                self.density_.decision_scores_
             )
-        rng = np.random.default_rng(self.seed_)
-        if self.max_fit_windows is not None and len(values) > self.max_fit_windows:
-            keep = np.sort(rng.choice(len(values), self.max_fit_windows, replace=False))
-            values, mask = values[keep], mask[keep]
+        keep = subsample(len(values), self.max_fit_windows, self.seed_)
+        values, mask = values[keep], mask[keep]
         x, m = self._to_tensor(values), self._to_tensor(mask)
         n_channels = x.shape[1]
         self.net_config_ = {
@@ -141,9 +138,10 @@ class WindowDiffusionDetector(TimeSeriesDetector):
             progress=self.verbose,
             desc=f"{self.registry_name} training",
         )
-        calib = rng.choice(len(x), min(N_CALIBRATION, len(x)), replace=False)
-        median = np.median(self._channel_errors(x[calib], m[calib]), axis=0)
-        self.error_median_ = np.maximum(median, 1e-6 * max(float(median.mean()), 1e-12))
+        calib = torch.from_numpy(subsample(len(x), N_CALIBRATION, self.seed_ + 1)).to(x.device)
+        self.error_calibration_ = Calibrator("median_ratio").fit(
+            self._channel_errors(x[calib], m[calib])
+        )
 
     # ---- scoring -------------------------------------------------------------------------------
     def _noise(self, shape: tuple[int, ...]) -> torch.Tensor:
@@ -182,11 +180,11 @@ class WindowDiffusionDetector(TimeSeriesDetector):
 
     def _score_windows(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
         errors = self._channel_errors(self._to_tensor(values), self._to_tensor(mask))
-        ratio = errors / self.error_median_
+        ratio = self.error_calibration_.transform(errors)
         k = ratio.shape[1] if self.top_k is None else min(self.top_k, ratio.shape[1])
         score = np.log(np.sort(ratio, axis=1)[:, -k:].mean(axis=1) + _TINY)
         if self.density_weight:
-            density = window_dte(self.density_, values) / self.density_median_
+            density = self.density_calibration_.transform(window_dte(self.density_, values))
             score = score + self.density_weight * np.log(density + _TINY)
         return score
 
@@ -195,18 +193,18 @@ class WindowDiffusionDetector(TimeSeriesDetector):
         state = {
             "net": self.net_.state_dict(),
             "net_config": self.net_config_,
-            "error_median": self.error_median_,
+            "error_calibration": self.error_calibration_.get_state(),
         }
         if self.density_weight:
             state["density"] = self.density_._get_state()
-            state["density_median"] = self.density_median_
+            state["density_calibration"] = self.density_calibration_.get_state()
         return state
 
     def _restore_model(self, state: dict[str, Any]) -> None:
         self.net_config_ = dict(state["net_config"])
         self.net_ = self._load_net(self.net_config_, state["net"])
-        self.error_median_ = np.asarray(state["error_median"], np.float64)
+        self.error_calibration_ = Calibrator().set_state(state["error_calibration"])
         if self.density_weight:
             self.density_ = window_dte_model(DENSITY_NEIGHBORS, self.seed_, self.device)
             self.density_._set_state(state["density"])
-            self.density_median_ = float(state["density_median"])
+            self.density_calibration_ = Calibrator().set_state(state["density_calibration"])

@@ -31,7 +31,7 @@ import numpy as np
 from dmad.data.windows import default_window, sliding_windows, window_starts, windows_to_points
 from dmad.detectors.base import BaseDetector
 from dmad.exceptions import DataValidationError
-from dmad.preprocessing import Standardizer
+from dmad.ops import Standardizer
 from dmad.validation import check_array, check_is_fitted, check_n_features, check_positive_int
 
 __all__ = ["Series", "TimeSeriesDetector"]

@@ -24,32 +24,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 
 from dmad.detectors.registry import register
 from dmad.detectors.timeseries._diffusion import View, WindowDiffusionDetector
 from dmad.detectors.timeseries.diffusion_recon import DIFFUSION_PARAMS_DOC
 from dmad.exceptions import DataValidationError
+from dmad.ops import moving_average
 
-__all__ = ["D3R", "moving_average"]
-
-
-def moving_average(x: torch.Tensor, mask: torch.Tensor, kernel: int) -> torch.Tensor:
-    """Masked centred moving average over the last axis of (B, C, L), edges replicated.
-
-    Examples
-    --------
-    >>> x = torch.arange(5.0).reshape(1, 1, 5)
-    >>> moving_average(x, torch.ones_like(x), 3).flatten().tolist()
-    [0.3333333432674408, 1.0, 2.0, 3.0, 3.6666667461853027]
-    """
-    half = kernel // 2
-    pad = (half, kernel - 1 - half)
-
-    def smooth(v: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool1d(F.pad(v, pad, mode="replicate"), kernel, stride=1)
-
-    return smooth(x * mask) / smooth(mask).clamp(min=1e-6)
+__all__ = ["D3R"]
 
 
 @register("d3r")

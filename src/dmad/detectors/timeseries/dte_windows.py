@@ -37,9 +37,9 @@ from dmad.detectors.registry import register
 from dmad.detectors.tabular.dte import DTENonParametric
 from dmad.detectors.timeseries.base import Series, TimeSeriesDetector
 from dmad.exceptions import DataValidationError
-from dmad.validation import check_positive_int
+from dmad.ops import subsample
 
-__all__ = ["DTEWindows", "fit_window_dte", "kept_windows", "window_dte", "window_dte_model"]
+__all__ = ["DTEWindows", "fit_window_dte", "window_dte", "window_dte_model"]
 
 #: window multiples of ``scales="auto"``: univariate (around the period), multivariate
 AUTO_SCALES = {1: (0.5, 1.0, 2.0, 3.0), "multi": (1.0, 2.0, 3.0, 5.0)}
@@ -56,19 +56,10 @@ def fit_window_dte(
 ) -> DTENonParametric:
     """DTE-NP fitted on flattened windows (n, window, D), randomly subsampled to a limit.
 
-    Score windows with :func:`window_dte`; :func:`kept_windows` says which windows were kept.
+    Score windows with :func:`window_dte`; :func:`dmad.ops.subsample` gives the kept windows.
     """
-    kept = kept_windows(len(values), max_fit_windows, seed)
+    kept = subsample(len(values), max_fit_windows, seed)
     return window_dte_model(n_neighbors, seed, device).fit(values[kept].reshape(len(kept), -1))
-
-
-def kept_windows(n_windows: int, max_fit_windows: int | None, seed: int) -> np.ndarray:
-    """Sorted numbers of the fit windows :func:`fit_window_dte` keeps (a seeded subsample)."""
-    if max_fit_windows is None or n_windows <= check_positive_int(
-        max_fit_windows, name="max_fit_windows"
-    ):
-        return np.arange(n_windows)
-    return np.sort(np.random.default_rng(seed).choice(n_windows, max_fit_windows, replace=False))
 
 
 def window_dte_model(n_neighbors: int, seed: int, device: str) -> DTENonParametric:
@@ -186,7 +177,7 @@ class DTEWindows(TimeSeriesDetector):
             starts = window_starts(T, length, self.stride_)
             zone = None
             if leave_out_overlaps:
-                bank = starts[kept_windows(len(windows), self.max_fit_windows, self.seed_)]
+                bank = starts[subsample(len(windows), self.max_fit_windows, self.seed_)]
                 radius = min(length, max(1, (len(bank) - self.n_neighbors) // 2))
                 zone = (torch.from_numpy(starts), torch.from_numpy(bank), radius)
             log_estimate = np.log(window_dte(dte, windows, zone) + _TINY)

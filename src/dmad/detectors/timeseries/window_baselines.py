@@ -31,6 +31,7 @@ import numpy as np
 from dmad.detectors.registry import register
 from dmad.detectors.timeseries.base import Series, TimeSeriesDetector
 from dmad.exceptions import DataValidationError
+from dmad.ops import subsample
 from dmad.validation import check_positive_int
 
 __all__ = ["MovingZScore", "WindowIForest", "WindowKNN", "WindowPCA"]
@@ -64,10 +65,7 @@ class _WindowPyOD(TimeSeriesDetector):
 
     def _fit_windows(self, values: np.ndarray, mask: np.ndarray) -> None:
         flat = values.reshape(len(values), -1)
-        limit = self.max_fit_windows
-        if limit is not None and len(flat) > check_positive_int(limit, name="max_fit_windows"):
-            rng = np.random.default_rng(self.seed_)
-            flat = flat[np.sort(rng.choice(len(flat), limit, replace=False))]
+        flat = flat[subsample(len(flat), self.max_fit_windows, self.seed_)]
         module, name = self._pyod
         try:
             cls = getattr(importlib.import_module(module), name)
