@@ -9,11 +9,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 __all__ = ["run_quickstart"]
+
+
+class _Scorer(Protocol):
+    """What the comparison needs of a detector: dmad's and the baseline alike."""
+
+    def fit(self, X: Any) -> Any: ...
+
+    def decision_function(self, X: Any) -> np.ndarray: ...
 
 
 class _IsolationForestBaseline:
@@ -24,11 +33,11 @@ class _IsolationForestBaseline:
 
         self.forest = IsolationForest(random_state=seed)
 
-    def fit(self, X):
+    def fit(self, X: Any) -> _IsolationForestBaseline:
         self.forest.fit(X)
         return self
 
-    def decision_function(self, X) -> np.ndarray:
+    def decision_function(self, X: Any) -> np.ndarray:
         return -self.forest.score_samples(X)
 
 
@@ -52,12 +61,12 @@ def run_quickstart(
         f"breast-cancer example: {len(X_train)} normal training rows, {len(X_test)} test rows "
         f"({int(y_test.sum())} anomalies), {X_train.shape[1]} features"
     )
-    detectors = {
-        name: dmad.create(name, random_state=seed) for name in dmad.available_detectors("tabular")
-    }
-    for det in detectors.values():
-        if "device" in det.get_params():
-            det.set_params(device=device)
+    detectors: dict[str, _Scorer] = {}
+    for name in dmad.available_detectors("tabular"):
+        detector = dmad.create(name, random_state=seed)
+        if "device" in detector.get_params():
+            detector.set_params(device=device)
+        detectors[name] = detector
     detectors["iforest (baseline)"] = _IsolationForestBaseline(seed)
     rows, all_scores = [], {}
     for name, det in detectors.items():

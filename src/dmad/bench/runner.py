@@ -163,7 +163,7 @@ def run_spec(
             }
             try:
                 # keep only the current split: jobs are ordered so it changes once per dataset×seed
-                if split_key != (job.path, job.seed):
+                if splits is None or split_key != (job.path, job.seed):
                     splits = task.load_splits(job.path, job.seed)
                     split_key = (job.path, job.seed)
                 row.update(_run_job(job, task, splits), status="ok", error=None)

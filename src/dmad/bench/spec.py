@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -177,7 +178,7 @@ class DatasetSelection:
         return keep
 
 
-@dataclass
+@dataclass(init=False)
 class BenchSpec:
     """A benchmark: detectors × datasets × seeds under one task, stored in one results file.
 
@@ -210,44 +211,57 @@ class BenchSpec:
     ... )
     """
 
+    # The fields hold the validated values; __init__ takes the looser inputs listed above.
     name: str
-    datasets: DatasetSelection | dict[str, Any] | list[str | Path] | str | Path
-    detectors: list[DetectorConfig | dict[str, Any] | str]
-    task: str = "tabular"
-    seeds: list[int] = field(default_factory=lambda: [0])
-    threads: int = 1
-    store: str | Path | None = None
-    task_options: dict[str, Any] = field(default_factory=dict)
+    datasets: DatasetSelection
+    detectors: list[DetectorConfig]
+    task: str
+    seeds: list[int]
+    threads: int
+    store: Path
+    task_options: dict[str, Any]
     #: absolute dataset paths, resolved from ``datasets`` on construction
     dataset_paths: list[Path] = field(init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
+    def __init__(
+        self,
+        name: str,
+        datasets: DatasetSelection | dict[str, Any] | Sequence[str | Path] | str | Path,
+        detectors: Sequence[DetectorConfig | dict[str, Any] | str],
+        task: str = "tabular",
+        seeds: Sequence[int] | int = (0,),
+        threads: int = 1,
+        store: str | Path | None = None,
+        task_options: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not _NAME.match(name):
             raise DataValidationError(
-                f"spec name must use letters, digits, '-', '_' or '.', got {self.name!r}."
+                f"spec name must use letters, digits, '-', '_' or '.', got {name!r}."
             )
-        if not isinstance(self.task_options or {}, dict):
-            raise DataValidationError(f"task_options must be a mapping, got {self.task_options!r}.")
-        self.task_options = dict(self.task_options or {})
-        task = make_task(self.task, self.task_options)
-        self.datasets = self._coerce_datasets(self.datasets)
-        self.dataset_paths = self.datasets.resolve(task)
-        self.detectors = self._coerce_detectors(self.detectors, task)
-        if isinstance(self.seeds, int) and not isinstance(self.seeds, bool):
-            self.seeds = [self.seeds]
+        if not isinstance(task_options or {}, dict):
+            raise DataValidationError(f"task_options must be a mapping, got {task_options!r}.")
+        self.name, self.task = name, task
+        self.task_options = dict(task_options or {})
+        task_obj = make_task(task, self.task_options)
+        self.datasets = self._coerce_datasets(datasets)
+        self.dataset_paths = self.datasets.resolve(task_obj)
+        self.detectors = self._coerce_detectors(detectors, task_obj)
+        if isinstance(seeds, int) and not isinstance(seeds, bool):
+            seeds = [seeds]
         if (
-            not isinstance(self.seeds, (list, tuple))
-            or not self.seeds
-            or not all(isinstance(s, int) and not isinstance(s, bool) for s in self.seeds)
-            or len(set(self.seeds)) != len(self.seeds)
+            not isinstance(seeds, (list, tuple))
+            or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+            or len(set(seeds)) != len(seeds)
         ):
             raise DataValidationError(
-                f"seeds must be a non-empty list of distinct integers, got {self.seeds!r}."
+                f"seeds must be a non-empty list of distinct integers, got {seeds!r}."
             )
-        self.seeds = list(self.seeds)
-        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
-            raise DataValidationError(f"threads must be a positive integer, got {self.threads!r}.")
-        self.store = Path(f"results/{self.name}.sqlite" if self.store is None else self.store)
+        self.seeds = list(seeds)
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise DataValidationError(f"threads must be a positive integer, got {threads!r}.")
+        self.threads = threads
+        self.store = Path(f"results/{name}.sqlite" if store is None else store)
 
     @classmethod
     def from_dict(cls, data: Any) -> BenchSpec:

@@ -146,7 +146,8 @@ class ResultStore:
         ``params``, ``task_options`` and ``metrics`` stay JSON strings; each metric also gets
         its own column (``auroc``, ``aupr``, ...), NaN for failed jobs.
         """
-        query, args = "SELECT * FROM jobs", ()
+        query = "SELECT * FROM jobs"
+        args: tuple[str, ...] = ()
         if spec_name is not None:
             query, args = query + " WHERE spec = ?", (spec_name,)
         with self._connect() as conn:

@@ -105,7 +105,7 @@ class TabularTask:
                 raise DataValidationError(
                     f"task option {key} must be a positive integer or null, got {value!r}."
                 )
-        self._options = {
+        self._options: dict[str, Any] = {
             "shuffle": shuffle,
             "train_fraction": float(train_fraction),
             "resample_to": resample_to,

@@ -32,6 +32,7 @@ _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _SIXTEEN_BIT = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
 Size = int | tuple[int, int] | None
 MissingMask = Literal["error", "zeros"]
+Split = Literal["train", "test"]
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ def _open(path: Path, *, decode: bool = True) -> Image.Image:
 def _target_size(image_size: Size) -> tuple[int, int] | None:
     if image_size is None:
         return None
-    size = (image_size, image_size) if np.isscalar(image_size) else tuple(image_size)
+    value: Any = image_size  # checked element by element below, whatever the caller passed
+    size: tuple[Any, ...] = (value, value) if np.isscalar(value) else tuple(value)
     if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
         raise DataValidationError(
             f"image_size must be None, a positive int or (height, width), got {image_size!r}."
@@ -136,7 +138,8 @@ def _read_mask(path: Path, size: tuple[int, int], resize: bool) -> np.ndarray:
 def _read_images(paths: list[Path], image_size: Size, grayscale: bool | None) -> np.ndarray:
     """Stack images as float32 (N, C, H, W) in [0, 1] with one channel count and size."""
     size = _target_size(image_size)
-    modes, sizes = [], {}
+    modes: list[str] = []
+    sizes: dict[tuple[int, int], Path] = {}
     for p in paths:  # headers only: decide channels and check sizes before decoding anything
         with _open(p, decode=False) as image:
             modes.append(image.mode)
@@ -199,7 +202,7 @@ def load_image_folder(
     root: str | Path,
     category: str | None = None,
     *,
-    split: Literal["train", "test"] = "train",
+    split: Split = "train",
     image_size: Size = None,
     grayscale: bool | None = None,
     missing_mask: MissingMask = "error",
@@ -267,7 +270,7 @@ def load_image_folder(
     return _load_records(records, image_size, grayscale, split == "test", repr(str(split_dir)))
 
 
-def load_mvtec(root: str | Path, category: str, split: str = "train", **kwargs: Any) -> ImageSet:
+def load_mvtec(root: str | Path, category: str, split: Split = "train", **kwargs: Any) -> ImageSet:
     """Load an MVTec AD category; keyword arguments as in :func:`load_image_folder`.
 
     Examples
@@ -277,7 +280,7 @@ def load_mvtec(root: str | Path, category: str, split: str = "train", **kwargs: 
     return load_image_folder(root, category, split=split, **kwargs)
 
 
-def load_mpdd(root: str | Path, category: str, split: str = "train", **kwargs: Any) -> ImageSet:
+def load_mpdd(root: str | Path, category: str, split: Split = "train", **kwargs: Any) -> ImageSet:
     """Load an MPDD category (MVTec layout); keyword arguments as in :func:`load_image_folder`.
 
     Examples
@@ -287,7 +290,7 @@ def load_mpdd(root: str | Path, category: str, split: str = "train", **kwargs: A
     return load_image_folder(root, category, split=split, **kwargs)
 
 
-def load_btad(root: str | Path, category: str, split: str = "train", **kwargs: Any) -> ImageSet:
+def load_btad(root: str | Path, category: str, split: Split = "train", **kwargs: Any) -> ImageSet:
     """Load a BTAD product (``"01"``, ``"02"``, ``"03"``): good images in ``ok/``, defects in
     ``ko/``, masks ``ground_truth/ko/<stem>.png``; keyword arguments as in
     :func:`load_image_folder`.
@@ -302,7 +305,7 @@ def load_btad(root: str | Path, category: str, split: str = "train", **kwargs: A
 def load_visa(
     root: str | Path,
     category: str,
-    split: Literal["train", "test"] = "train",
+    split: Split = "train",
     *,
     split_csv: str | Path | None = None,
     image_size: Size = None,

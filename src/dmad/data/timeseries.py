@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -151,7 +151,7 @@ def load_dmad_npz(path: str | Path) -> TimeSeries:
     return TimeSeries(arrays["train"], arrays["test"], arrays["labels"], p.stem, p.parent.name)
 
 
-def _loadtxt(path: Path, *, ndmin: int) -> np.ndarray:
+def _loadtxt(path: Path, *, ndmin: Literal[1, 2]) -> np.ndarray:
     try:
         return np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=ndmin)
     except ValueError as err:
@@ -362,18 +362,18 @@ def _read_series(
     source = f"table {str(path)!r}"
     named = [c for c in (timestamp_column, label_column) if c is not None]
     require_columns(frame, [*named, *(value_columns or [])], source)
-    stamps = None
+    stamps: np.ndarray | None = None
     if timestamp_column is not None:
-        stamps = frame[timestamp_column]
-        if not pd.api.types.is_numeric_dtype(stamps):
+        column = frame[timestamp_column]
+        if not pd.api.types.is_numeric_dtype(column):
             try:
-                stamps = pd.to_datetime(stamps)
+                column = pd.to_datetime(column)
             except (ValueError, TypeError) as err:
                 raise DataValidationError(
                     f"{source}: column {timestamp_column!r} is neither numeric nor dates: {err}"
                 ) from err
-        order = np.argsort(stamps.to_numpy(), kind="stable")
-        frame, stamps = frame.iloc[order], stamps.to_numpy()[order]
+        order = np.argsort(column.to_numpy(), kind="stable")
+        frame, stamps = frame.iloc[order], column.to_numpy()[order]
     if value_columns is None:
         value_columns = [c for c in frame.columns if c not in named]
     text = [c for c in value_columns if not pd.api.types.is_numeric_dtype(frame[c])]
@@ -407,7 +407,8 @@ def load_psm(root: str | Path) -> TimeSeries:
     train, _, _ = _read_series(base / "train.csv", _PSM_TIMESTAMP, None, None)
     test, _, test_stamps = _read_series(base / "test.csv", _PSM_TIMESTAMP, None, None)
     _, labels, label_stamps = _read_series(base / "test_label.csv", _PSM_TIMESTAMP, "label", [])
-    if not np.array_equal(test_stamps, label_stamps):
+    # never None here (both reads name a timestamp column); the checks narrow the type
+    if test_stamps is None or label_stamps is None or not np.array_equal(test_stamps, label_stamps):
         raise DataValidationError(
             f"{str(base / 'test_label.csv')!r} does not list the same timestamps as test.csv; "
             "use the label file released with this test file."

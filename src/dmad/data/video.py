@@ -47,22 +47,23 @@ def load_video_frames(
     >>> frames, names, labels = load_video_frames("ped2/testing", image_size=128)  # doctest: +SKIP
     """
     base = existing_dir(root, "video folder")
-    videos, names = [], []
+    videos: list[list[Path]] = []
+    names: list[str] = []
     for folder in sorted(base.iterdir(), key=lambda p: natural_key(p.name)):
         if not folder.is_dir() or folder.name == "labels" or folder.name.endswith("_gt"):
             continue
-        frames = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
-        if frames:
-            videos.append(sorted(frames, key=lambda p: natural_key(p.name)))
+        files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        if files:
+            videos.append(sorted(files, key=lambda p: natural_key(p.name)))
             names.append(folder.name)
     if not videos:
         raise DataValidationError(
             f"{str(base)!r} holds no folders of frames; expected <root>/<video>/<frame>.png."
         )
     # One read for all videos: channels and (unresized) size are then consistent across videos.
-    stacked = _read_images([p for frames in videos for p in frames], image_size, grayscale)
+    stacked = _read_images([p for files in videos for p in files], image_size, grayscale)
     frames = np.split(stacked, np.cumsum([len(v) for v in videos])[:-1])
-    labels = []
+    labels: list[np.ndarray | None] = []
     for name, clip in zip(names, frames, strict=True):
         found = [p for p in (base / f"{name}.npy", base / "labels" / f"{name}.npy") if p.is_file()]
         if not found:

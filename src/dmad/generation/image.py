@@ -117,8 +117,8 @@ def _perlin(
     elif texture == "self":
         source = images[:, :, ::-1, ::-1]
     else:
-        tex = simplex_noise_2d((n, 1, h, w), frequency=8 / max(h, w), generator=gen).double()
-        tex = tex.numpy()
+        noise = simplex_noise_2d((n, 1, h, w), frequency=8 / max(h, w), generator=gen)
+        tex = noise.double().numpy()
         lo, hi = tex.min(axis=(2, 3), keepdims=True), tex.max(axis=(2, 3), keepdims=True)
         source = np.repeat((tex - lo) / (hi - lo), c, axis=1)
     beta = _uniform(rng, opacity, n)[:, None, None, None]

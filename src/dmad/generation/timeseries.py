@@ -59,8 +59,12 @@ DEFAULT_STRENGTH = {
 }
 
 
+#: Channel indices (or start positions) as a sequence or an integer array.
+Indices = Sequence[int] | np.ndarray
+
+
 def _starts(
-    T: int, n: int, length: int, positions: Sequence[int] | None, rng: np.random.Generator
+    T: int, n: int, length: int, positions: Indices | None, rng: np.random.Generator
 ) -> np.ndarray:
     if positions is not None:
         starts = np.asarray(positions, dtype=np.int64).reshape(-1)
@@ -145,8 +149,8 @@ def inject_series(
     *,
     n_anomalies: int = 1,
     length: int | None = None,
-    positions: Sequence[int] | None = None,
-    channels: Sequence[int] | str | None = None,
+    positions: Indices | None = None,
+    channels: Indices | str | None = None,
     strength: float | None = None,
     context: int = 20,
     random_state: int | np.random.Generator | None = None,
@@ -166,9 +170,9 @@ def inject_series(
     length : int, optional
         Steps per segment anomaly (default ``min(50, T // (4 n_anomalies))``, at least 2);
         must be 1 or None for the point kinds.
-    positions : sequence of int, optional
+    positions : sequence or array of int, optional
         Start index of each anomaly; random non-overlapping positions by default.
-    channels : sequence of int, "random" or None
+    channels : sequence or array of int, "random" or None
         Channels to modify: these, all (None; the default, except for "mixed"), or "random":
         each anomaly on its own random 1 to max(1, n // 5) of the n channels that vary (the
         default of "mixed": real multivariate anomalies touch a few channels, not all).
@@ -203,7 +207,7 @@ def inject_series(
     if kind == "mixed":
         if positions is not None or strength is not None:
             raise DataValidationError("kind='mixed' places and sizes its anomalies itself.")
-        kinds = rng.permutation(np.resize(MIXED_KINDS, n))
+        kinds = rng.permutation(np.resize(MIXED_KINDS, n)).tolist()
         out = inject_mixed_series(
             x,
             kinds,
@@ -239,7 +243,12 @@ def inject_series(
     out[idx[..., None], chans] = values
     mask = np.zeros((T, D), dtype=bool)
     mask[idx[..., None], chans] = True
-    return _as_input_shape(Injection(out, mask.any(axis=1).astype(np.int8), mask), arr.ndim)
+    return _as_input_shape(Injection(out, _step_labels(mask), mask), arr.ndim)
+
+
+def _step_labels(mask: np.ndarray) -> np.ndarray:
+    """(T,) int8 labels of a (T,) or (T, D) entry mask: 1 where any channel was modified."""
+    return np.asarray(mask if mask.ndim == 1 else mask.any(axis=1), dtype=np.int8)
 
 
 def _default_length(n_steps: int, n_anomalies: int) -> int:
@@ -260,15 +269,16 @@ def _random_channels(
     kind: str,
     n: int,
     length: int | None,
-    positions: Sequence[int] | None,
+    positions: Indices | None,
     strength: float | None,
     context: int,
     rng: np.random.Generator,
 ) -> Injection:
     """``channels="random"``: the anomalies one at a time, each on its own varying channels."""
-    if kind not in _POINT_KINDS and length is None:
-        length = _default_length(len(x), n)
-    span = 1 if kind in _POINT_KINDS else length
+    if kind in _POINT_KINDS:
+        span = 1
+    else:
+        length = span = _default_length(len(x), n) if length is None else length
     starts = _starts(len(x), n, span, positions, rng)
     varying = np.flatnonzero(np.nanstd(x, axis=0) > 0)
     pool = varying if varying.size else np.arange(x.shape[1])
@@ -286,7 +296,7 @@ def _random_channels(
             random_state=rng,
         )
         data, mask = out.data, mask | out.mask
-    return _as_input_shape(Injection(data, mask.any(axis=1).astype(np.int8), mask), ndim)
+    return _as_input_shape(Injection(data, _step_labels(mask), mask), ndim)
 
 
 def inject_mixed_series(
@@ -295,7 +305,7 @@ def inject_mixed_series(
     *,
     slot: int | None = None,
     length: int | None = None,
-    channels: Sequence[int] | str | None = "random",
+    channels: Indices | str | None = "random",
     context: int = 20,
     random_state: int | np.random.Generator | None = None,
 ) -> Injection:
@@ -364,5 +374,4 @@ def inject_mixed_series(
             random_state=rng,
         )
         data, mask = out.data, mask | out.mask
-    labels = (mask if mask.ndim == 1 else mask.any(axis=1)).astype(np.int8)
-    return Injection(data, labels, mask)
+    return Injection(data, _step_labels(mask), mask)

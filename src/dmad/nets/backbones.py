@@ -16,6 +16,7 @@ upsampled to the shallowest grid, and the maps are concatenated along channels.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -54,9 +55,13 @@ def register_backbone(name: str) -> Callable[[BackboneBuilder], BackboneBuilder]
 
 
 class _EfficientNetTaps(nn.Module):
-    """EfficientNet stem and blocks up to the deepest tapped one; returns the tapped outputs."""
+    """EfficientNet stem and blocks up to the deepest tapped one; returns the tapped outputs.
 
-    def __init__(self, model: nn.Module, layers: tuple[int, ...]) -> None:
+    ``model`` is an ``efficientnet_lite_pytorch.EfficientNet`` (an untyped package, hence Any):
+    its stem and ``_blocks`` are taken over directly.
+    """
+
+    def __init__(self, model: Any, layers: tuple[int, ...]) -> None:
         super().__init__()
         n_blocks = len(model._blocks)
         bad = [i for i in layers if not 0 <= i < n_blocks]

@@ -9,8 +9,8 @@ once and parametrised by ``dims`` (1: ``Conv1d`` over series windows, 2: ``Conv2
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -235,7 +235,7 @@ class UNetND(nn.Module):
         self.inp = conv_nd(dims, in_channels + cond_channels, base_channels, 3, padding=1)
 
         def stage(c_in: int, c_out: int, level: int) -> nn.ModuleList:
-            layers = [ResBlock(c_in, c_out, emb_dim, dims, dropout)]
+            layers: list[nn.Module] = [ResBlock(c_in, c_out, emb_dim, dims, dropout)]
             if level in attention_levels:
                 layers.append(SelfAttention(c_out))
             return nn.ModuleList(layers)
@@ -271,7 +271,7 @@ class UNetND(nn.Module):
         )
 
     @staticmethod
-    def _run(layers: nn.ModuleList, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    def _run(layers: Iterable[nn.Module], h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         for layer in layers:
             h = layer(h, emb) if isinstance(layer, ResBlock) else layer(h)
         return h
@@ -297,13 +297,16 @@ class UNetND(nn.Module):
         emb = self.time_embed(as_timesteps(t, x.shape[0], x.device))
         h = self.inp(x)
         skips = [h]
-        for layers in self.down:
+        # every entry of down/up is one stage's ModuleList (built by ``stage`` in __init__)
+        for layers in cast("Iterable[nn.ModuleList]", self.down):
             h = self._run(layers, h, emb)
             skips.append(h)
         h = self._run(self.mid, h, emb)
-        for layers in self.up:
+        for layers in cast("Iterable[nn.ModuleList]", self.up):
             if isinstance(layers[0], ResBlock):
                 h = torch.cat([h, skips.pop()], dim=1)
             h = self._run(layers, h, emb)
         out = self.out(h)
-        return out[(..., *(slice(0, s) for s in spatial))]
+        # crop the padding (a named index: mypy misreads an inline ``out[(..., *s)]`` as 3.11-only)
+        crop = (..., *(slice(0, s) for s in spatial))
+        return out[crop]

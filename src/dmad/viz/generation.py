@@ -109,8 +109,10 @@ def plot_injected_series(
     m = np.repeat(m[:, None], x.shape[1], axis=1) if m.ndim == 1 else m.reshape(x.shape)
     if m.shape != x.shape:
         raise DataValidationError(f"mask {m.shape} must match the series {x.shape}.")
-    fig, axes = plt.subplots(x.shape[1], 1, figsize=(11, 1.6 * x.shape[1] + 0.6), sharex=True)
-    axes = np.atleast_1d(axes)
+    fig, grid = plt.subplots(
+        x.shape[1], 1, figsize=(11, 1.6 * x.shape[1] + 0.6), sharex=True, squeeze=False
+    )
+    axes = grid[:, 0]
     steps = np.arange(len(x))
     for d, ax in enumerate(axes):
         if original is not None:

@@ -70,7 +70,8 @@ def plot_anomaly_grid(
     n = images.shape[0]
     fig, axes = plt.subplots(n, len(columns), figsize=(2.2 * len(columns), 2.2 * n), squeeze=False)
     for i in range(n):
-        panels = [_display(images[i])]
+        # (image, colormap) per column; None marks the map overlay
+        panels: list[tuple[np.ndarray, str | None] | None] = [_display(images[i])]
         if reconstructions is not None:
             panels.append(_display(np.clip(reconstructions[i], 0, 1)))
         panels.append(None)

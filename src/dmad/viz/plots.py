@@ -54,7 +54,8 @@ def plot_score_histogram(
     """Histogram of scores of normal vs anomalous samples, with the decision threshold."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     y_true = np.asarray(y_true).astype(bool)
-    bins = np.histogram_bin_edges(scores, bins=40)
+    scores = np.asarray(scores, dtype=float)
+    bins = np.histogram_bin_edges(scores, bins=40).tolist()
     ax.hist(scores[~y_true], bins=bins, alpha=0.6, label=f"normal (n={(~y_true).sum()})")
     ax.hist(scores[y_true], bins=bins, alpha=0.6, label=f"anomaly (n={y_true.sum()})")
     if threshold is not None:
