@@ -13,10 +13,10 @@ from dmad.diffusion import (
     ddpm_sample,
     denoising_loss,
     make_betas,
-    partial_diffusion,
     prediction_target,
     q_posterior,
     q_sample,
+    reconstruct,
     split_prediction,
     timestep_sequence,
     train_model,
@@ -107,9 +107,9 @@ def test_ddim_eta0_is_deterministic_and_inversion_round_trips():
     sched = NoiseSchedule.create("linear", 1000)
     model = OptimalEps(sched)
     x0 = MU + S * torch.randn(64, 2, generator=torch.Generator().manual_seed(1))
-    x_T = ddim_invert(model, sched, x0, 999, n_steps=200)
-    a = ddim_sample(model, sched, x_T, 999, n_steps=200, generator=torch.Generator().manual_seed(1))
-    b = ddim_sample(model, sched, x_T, 999, n_steps=200, generator=torch.Generator().manual_seed(2))
+    x_T = ddim_invert(model, sched, x0, 999, 200)
+    a = ddim_sample(model, sched, x_T, 999, 200, generator=torch.Generator().manual_seed(1))
+    b = ddim_sample(model, sched, x_T, 999, 200, generator=torch.Generator().manual_seed(2))
     torch.testing.assert_close(a, b)
     assert float((a - x0).abs().max()) < 0.05
     # the inverted latents look like the prior N(0, 1)
@@ -126,29 +126,27 @@ def test_ddpm_sampling_reproduces_data_distribution():
     assert float(samples.std()) == pytest.approx(S, abs=0.05)
 
 
-def test_partial_diffusion_batches_t_stars_like_separate_runs():
+def test_reconstruct_batches_t_stars_like_separate_runs():
     sched = NoiseSchedule.create("linear", 1000)
     model = OptimalEps(sched)
     x0 = torch.randn(8, 2)
-    out = partial_diffusion(
-        model, sched, x0, [30, 200], n_steps=5, generator=torch.Generator().manual_seed(3)
-    )
+    out = reconstruct(model, sched, x0, [30, 200], 5, generator=torch.Generator().manual_seed(3))
     assert out.shape == (2, 8, 2)
-    noise = torch.randn(16, 2, generator=torch.Generator().manual_seed(3))
+    noise = torch.randn(2, 8, 2, generator=torch.Generator().manual_seed(3))
     for i, t_star in enumerate([30, 200]):
-        x_t = q_sample(sched, x0, torch.full((8,), t_star), noise[8 * i : 8 * (i + 1)])
-        torch.testing.assert_close(out[i], ddim_sample(model, sched, x_t, t_star, n_steps=5))
+        x_t = q_sample(sched, x0, torch.full((8,), t_star), noise[i])
+        torch.testing.assert_close(out[i], ddim_sample(model, sched, x_t, t_star, 5))
     with pytest.raises(DataValidationError, match="outside"):
-        partial_diffusion(model, sched, x0, [1000])
+        reconstruct(model, sched, x0, [1000])
 
 
-def test_partial_diffusion_pulls_outliers_to_the_data():
+def test_reconstruct_pulls_outliers_to_the_data():
     sched = NoiseSchedule.create("linear", 1000)
     model = OptimalEps(sched)
     # 200 noise draws of one typical point and one 6-sigma outlier
     x0 = torch.tensor([[MU, MU], [MU + 6 * S, MU - 6 * S]]).repeat(200, 1)
     gen = torch.Generator().manual_seed(0)
-    recon = partial_diffusion(model, sched, x0, [400], n_steps=20, generator=gen)[0]
+    recon = reconstruct(model, sched, x0, [400], 20, generator=gen)[0]
     err = ((recon - x0) ** 2).sum(dim=1).reshape(200, 2).mean(dim=0)
     assert float(err[1]) > 10 * float(err[0])
 

@@ -1,8 +1,12 @@
-"""Diffusion core: schedules, forward process, noise, samplers and the training loop."""
+"""Diffusion core: schedules, forward process, noise, the pure step and its loop, guidance,
+inpainting, the scoring rules and the training loop."""
 
+from dmad.diffusion.guidance import Guided, keep_known, raise_energy, toward_input
+from dmad.diffusion.inpainting import repaint, repaint_schedule
 from dmad.diffusion.noise import make_noise
 from dmad.diffusion.process import (
     PARAMETERISATIONS,
+    call_model,
     prediction_target,
     q_posterior,
     q_sample,
@@ -12,33 +16,42 @@ from dmad.diffusion.samplers import (
     ddim_invert,
     ddim_sample,
     ddpm_sample,
-    denoise_step,
-    partial_diffusion,
     sample_loop,
+    step,
     timestep_sequence,
 )
 from dmad.diffusion.schedules import BETA_SCHEDULES, NoiseSchedule, make_betas
+from dmad.diffusion.scoring import denoising_error, prediction_errors, reconstruct
 from dmad.diffusion.train import TrainConfig, TrainResult, denoising_loss, train_model
 
 __all__ = [
     "BETA_SCHEDULES",
     "PARAMETERISATIONS",
+    "Guided",
     "NoiseSchedule",
     "TrainConfig",
     "TrainResult",
+    "call_model",
     "ddim_invert",
     "ddim_sample",
     "ddpm_sample",
+    "denoising_error",
     "denoising_loss",
-    "denoise_step",
+    "keep_known",
     "make_betas",
     "make_noise",
-    "partial_diffusion",
+    "prediction_errors",
     "prediction_target",
     "q_posterior",
     "q_sample",
+    "raise_energy",
+    "reconstruct",
+    "repaint",
+    "repaint_schedule",
     "sample_loop",
     "split_prediction",
+    "step",
     "timestep_sequence",
+    "toward_input",
     "train_model",
 ]

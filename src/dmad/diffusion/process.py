@@ -7,6 +7,8 @@ timesteps over the trailing data dimensions, so one call handles a batch of mixe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from dmad.diffusion.schedules import NoiseSchedule
@@ -15,6 +17,7 @@ from dmad.exceptions import DataValidationError
 __all__ = [
     "PARAMETERISATIONS",
     "broadcast_to",
+    "call_model",
     "q_sample",
     "q_posterior",
     "split_prediction",
@@ -27,6 +30,17 @@ PARAMETERISATIONS = ("eps", "x0", "v")
 def broadcast_to(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Reshape per-sample ``values`` (B,) so they broadcast against ``x`` (B, ...)."""
     return values.reshape(values.shape[0], *([1] * (x.ndim - 1))).to(x.dtype)
+
+
+def call_model(
+    model: Callable[..., torch.Tensor],
+    x: torch.Tensor,
+    t: torch.Tensor,
+    cond: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``model(x, t)`` or ``model(x, t, cond=cond)``; t = -1 (clean data) is fed as 0."""
+    t_in = t.clamp(min=0)
+    return model(x, t_in) if cond is None else model(x, t_in, cond=cond)
 
 
 def q_sample(

@@ -16,8 +16,8 @@ import torch
 from tqdm.auto import tqdm
 
 from dmad.diffusion.noise import make_noise
-from dmad.diffusion.process import prediction_target, q_sample
 from dmad.diffusion.schedules import NoiseSchedule
+from dmad.diffusion.scoring import prediction_errors
 from dmad.exceptions import DataValidationError
 from dmad.utils import progress_disabled
 
@@ -210,9 +210,16 @@ def denoising_loss(
     """
     t = torch.randint(0, schedule.n_steps, (x0.shape[0],), generator=generator, device=x0.device)
     noise = make_noise(noise_kind, x0.shape, generator=generator, device=x0.device)
-    x_t = q_sample(schedule, x0, t, noise)
-    output = model(x_t, t) if cond is None else model(x_t, t, cond=cond)
-    err = (output - prediction_target(schedule, x0, noise, t, parameterisation)) ** 2
+    err = prediction_errors(
+        model,
+        schedule,
+        x0,
+        t,
+        noise,
+        space=parameterisation,
+        parameterisation=parameterisation,
+        cond=cond,
+    )
     if weights is None:
         return err.mean()
     return (err * weights).sum() / weights.sum().clamp(min=1)

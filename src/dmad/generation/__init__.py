@@ -7,7 +7,7 @@ anomalies.
 
 from dmad.generation._common import Injection
 from dmad.generation.image import IMAGE_KINDS, inject_image
-from dmad.generation.inpainting import AnomalyInpainter, inpaint
+from dmad.generation.inpainting import AnomalyInpainter
 from dmad.generation.loop import GeneratedEvaluation, estimate_auroc, filter_generated, inject
 from dmad.generation.tabular import TABULAR_KINDS, inject_tabular, make_tabular_anomalies
 from dmad.generation.timeseries import (
@@ -32,6 +32,5 @@ __all__ = [
     "inject_mixed_series",
     "inject_series",
     "inject_tabular",
-    "inpaint",
     "make_tabular_anomalies",
 ]

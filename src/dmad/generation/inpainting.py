@@ -1,221 +1,49 @@
 """Diffusion-based anomaly synthesis: RePaint inpainting steered away from the normal manifold.
 
 A diffusion model trained on *normal* data re-generates a masked region of a normal sample, as in
-
-- Lugmayr, Danelljan, Romero, Yu, Timofte, Van Gool, "RePaint: Inpainting using Denoising
-  Diffusion Probabilistic Models", CVPR 2022: at each reverse step the known region is the
-  original noised to the new level (``q_sample``), the unknown region comes from the model, and
-  "resampling jumps" (re-noise ``jump_length`` steps, denoise again, ``n_resample`` times)
-  harmonise the two;
-- Hu, Chen, Yang, Wu, Xu, Li, "AnomalyDiffusion: Few-Shot Anomaly Image Generation with Diffusion
-  Model", AAAI 2024, and Jin, Peng, Guo, Cai, Ji, Shen, Zhang, "DualAnoDiff: Dual-Interrelated
-  Diffusion Model for Few-Shot Anomaly Image Generation", 2024: anomalies are generated *inside a
-  given mask*, so the mask is the exact label, and a few real anomalies can steer their content.
+RePaint (Lugmayr et al., CVPR 2022; :func:`dmad.diffusion.repaint`) and, for anomalies,
+AnomalyDiffusion (Hu et al., AAAI 2024) and DualAnoDiff (Jin et al., 2024): anomalies are
+generated *inside a given mask*, so the mask is the exact label, and a few real anomalies can
+steer their content.
 
 Plain RePaint would inpaint a *normal* completion. To make the region anomalous, each step's x0
 prediction in the mask is pushed along the gradient of an *energy* to be raised (classifier
-guidance on x0, Dhariwal & Nichol, NeurIPS 2021): :func:`reconstruction_energy` (the model's own
-denoising error, high off the normal manifold), :func:`example_energy` (closeness to a few real
-anomaly examples) or any differentiable detector score. The push enters through the samplers'
-``guidance`` hook of :func:`dmad.diffusion.samplers.denoise_step`, so no new sampler is written.
+guidance on x0, :func:`dmad.diffusion.raise_energy`): :func:`reconstruction_energy` (the model's
+own denoising error, high off the normal manifold), :func:`example_energy` (closeness to a few
+real anomaly examples) or any differentiable detector score.
 
 Departures, all deliberate: dmad trains no text/mask embeddings (AnomalyDiffusion) nor a dual
 model (DualAnoDiff); steering by energy gradients replaces them and works with any unconditional
 dmad denoiser, so the same code inpaints table columns (MLP), series windows (UNet1D) and images
-(UNet2D). Jumps go up in one closed-form forward step ``q(x_{t+j} | x_t)`` rather than step by
-step; the known region is copied from the original at the end, so it is preserved exactly.
+(UNet2D).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from dmad.diffusion.noise import make_noise
-from dmad.diffusion.process import broadcast_to, q_sample, split_prediction
-from dmad.diffusion.samplers import EpsGuidance, denoise_step, timestep_sequence
-from dmad.diffusion.schedules import NoiseSchedule
-from dmad.diffusion.train import TrainConfig, denoising_loss, train_model
+from dmad.diffusion import (
+    NoiseSchedule,
+    TrainConfig,
+    denoising_error,
+    denoising_loss,
+    raise_energy,
+    repaint,
+    train_model,
+)
+from dmad.diffusion.guidance import Energy
 from dmad.exceptions import DataValidationError
 from dmad.generation._common import Injection
 from dmad.nets import build_net
 from dmad.ops import Standardizer
-from dmad.utils import progress_disabled, resolve_device
-from dmad.validation import check_array, check_is_fitted, check_positive_int
+from dmad.utils import resolve_device
+from dmad.validation import check_array, check_is_fitted
 
-__all__ = [
-    "AnomalyInpainter",
-    "Energy",
-    "example_energy",
-    "inpaint",
-    "reconstruction_energy",
-    "repaint_schedule",
-]
-
-#: A differentiable score to *raise*: (B, ...) tensor -> (B,) tensor.
-Energy = Callable[[torch.Tensor], torch.Tensor]
-
-
-def repaint_schedule(
-    t_start: int, n_steps: int, jump_length: int = 5, n_resample: int = 1
-) -> list[int]:
-    """Timesteps of RePaint's walk: down ``n_steps`` strided steps with jumps back up.
-
-    After every ``jump_length`` steps down, the walk returns ``jump_length`` steps up and comes
-    down again, ``n_resample - 1`` times; ``n_resample = 1`` is plain sampling. Ends at -1.
-
-    Examples
-    --------
-    >>> repaint_schedule(9, 4, jump_length=2, n_resample=2)
-    [9, 6, 3, 9, 6, 3, 0, -1]
-    """
-    seq = timestep_sequence(t_start, n_steps)
-    jump_length = check_positive_int(jump_length, name="jump_length")
-    n_resample = check_positive_int(n_resample, name="n_resample")
-    last = len(seq) - 1  # index of -1: never jump from clean data
-    remaining = {k: n_resample - 1 for k in range(jump_length, last, jump_length)}
-    path, i = [0], 0
-    while i < last:
-        i += 1
-        path.append(i)
-        if remaining.get(i, 0) > 0:
-            remaining[i] -= 1
-            i -= jump_length
-            path.append(i)
-    return [seq[k] for k in path]
-
-
-def _steering(
-    schedule: NoiseSchedule, energy: Energy, scale: float, mask: torch.Tensor
-) -> EpsGuidance:
-    """Guidance that moves x0_hat inside ``mask`` by ``scale`` (RMS) along the energy gradient."""
-    area = mask.flatten(1).sum(dim=1).clamp(min=1)
-
-    def guide(x_t: torch.Tensor, t: torch.Tensor, x0_hat: torch.Tensor, eps_hat: torch.Tensor):
-        with torch.enable_grad():
-            x = x0_hat.detach().requires_grad_(True)
-            (grad,) = torch.autograd.grad(energy(x).sum(), x)
-        grad = grad * mask
-        rms = (grad.flatten(1).square().sum(dim=1) / area).sqrt().clamp(min=1e-12)
-        x0_new = x0_hat + scale * grad / broadcast_to(rms, grad)
-        # Re-express the moved x0 as epsilon: denoise_step rebuilds x0_hat from it.
-        ab = broadcast_to(schedule.alpha_bar(t), x_t)
-        return (x_t - ab.sqrt() * x0_new) / (1 - ab).clamp(min=1e-12).sqrt()
-
-    return guide
-
-
-@torch.no_grad()
-def inpaint(
-    model: torch.nn.Module,
-    schedule: NoiseSchedule,
-    x0: torch.Tensor,
-    mask: torch.Tensor,
-    *,
-    n_steps: int = 50,
-    jump_length: int = 5,
-    n_resample: int = 2,
-    t_start: int | None = None,
-    energy: Energy | None = None,
-    guidance_scale: float = 0.0,
-    parameterisation: str = "eps",
-    cond: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
-    progress: bool | None = False,
-) -> torch.Tensor:
-    """RePaint: regenerate ``x0`` where ``mask`` is 1, keep it exactly where ``mask`` is 0.
-
-    Parameters
-    ----------
-    model, schedule
-        A denoiser trained on normal data (any dmad net) and its noise schedule.
-    x0 : Tensor (B, ...)
-        Samples in the model's (scaled) space.
-    mask : Tensor broadcastable to ``x0``
-        1 = region to generate, 0 = region to keep.
-    n_steps : int
-        Strided reverse steps from ``t_start`` (default the last timestep, pure noise).
-    jump_length, n_resample : int
-        RePaint's resampling: re-noise ``jump_length`` steps back, ``n_resample - 1`` times.
-    energy : callable, optional
-        Differentiable ``energy(x) -> (B,)`` to raise inside the mask (see module docstring).
-    guidance_scale : float
-        Per-step RMS displacement of the masked x0 prediction along the energy gradient, in
-        units of the (scaled) data; 0 = unsteered (normal) inpainting.
-    parameterisation : {"eps", "x0", "v"}
-        What the model predicts.
-    cond : Tensor, optional
-        Conditioning passed to the model.
-    generator : torch.Generator, optional
-        Source of noise.
-
-    Returns
-    -------
-    Tensor shaped like ``x0``; equal to ``x0`` wherever ``mask`` is 0.
-
-    Examples
-    --------
-    >>> from dmad.nets import ResidualMLP
-    >>> sched = NoiseSchedule.create("linear", 50)
-    >>> x0, mask = torch.zeros(3, 4), torch.tensor([1.0, 0, 0, 0])
-    >>> out = inpaint(ResidualMLP(4, hidden=8), sched, x0, mask, n_steps=5)
-    >>> bool((out[:, 1:] == 0).all())
-    True
-    """
-    mask = torch.broadcast_to(mask.to(x0.dtype), x0.shape)
-    if energy is not None and guidance_scale != 0:
-        guidance = _steering(schedule, energy, guidance_scale, mask)
-    else:
-        guidance = None
-    t_start = schedule.n_steps - 1 if t_start is None else int(t_start)
-    walk = repaint_schedule(t_start, n_steps, jump_length, n_resample)
-    B = x0.shape[0]
-    x = q_sample(
-        schedule,
-        x0,
-        torch.full((B,), t_start, device=x0.device),
-        make_noise("gaussian", x0.shape, generator=generator, device=x0.device),
-    )
-    pairs = list(zip(walk[:-1], walk[1:], strict=True))
-    for t_now, t_next in tqdm(
-        pairs, desc="inpainting", leave=False, disable=progress_disabled(progress)
-    ):
-        noise = make_noise("gaussian", x0.shape, generator=generator, device=x0.device)
-        t = torch.full((B,), t_now, device=x0.device)
-        t_to = torch.full((B,), t_next, device=x0.device)
-        if t_next > t_now:  # resampling jump: forward-diffuse from t_now to t_next in one go
-            ratio = broadcast_to(schedule.alpha_bar(t_to) / schedule.alpha_bar(t), x)
-            x = ratio.sqrt() * x + (1 - ratio).sqrt() * noise
-            continue
-        unknown, _ = denoise_step(
-            model,
-            schedule,
-            x,
-            t,
-            t_to,
-            eta=1.0,
-            parameterisation=parameterisation,
-            noise=noise,
-            cond=cond,
-            guidance=guidance,
-        )
-        known = (
-            x0
-            if t_next < 0
-            else q_sample(
-                schedule,
-                x0,
-                t_to,
-                make_noise("gaussian", x0.shape, generator=generator, device=x0.device),
-            )
-        )
-        x = mask * unknown + (1 - mask) * known
-    return torch.where(mask > 0, x, x0)
+__all__ = ["AnomalyInpainter", "Energy", "example_energy", "reconstruction_energy"]
 
 
 def reconstruction_energy(
@@ -242,11 +70,15 @@ def reconstruction_energy(
 
     def energy(x: torch.Tensor) -> torch.Tensor:
         gen = torch.Generator(device=x.device).manual_seed(seed)
-        noise = make_noise("gaussian", x.shape, generator=gen, device=x.device)
-        t_vec = torch.full((x.shape[0],), level, device=x.device)
-        x_t = q_sample(schedule, x, t_vec, noise)
-        x0_hat, _ = split_prediction(schedule, x_t, t_vec, model(x_t, t_vec), parameterisation)
-        return (x - x0_hat).square().flatten(1).mean(dim=1)
+        return denoising_error(
+            model,
+            schedule,
+            x,
+            [level],
+            space="x0",
+            parameterisation=parameterisation,
+            generator=gen,
+        )[0]
 
     return energy
 
@@ -293,12 +125,12 @@ class AnomalyInpainter:
         "mlp", "unet1d" or "unet2d"; None picks by the rank of ``X``.
     net_params : dict, optional
         Keyword arguments of the net (override the defaults).
-    n_train_steps : int
-        Diffusion steps of the (linear) schedule.
+    n_steps : int
+        Length of the (linear) noise schedule.
     epochs, batch_size, lr, max_seconds
         Training settings (:class:`dmad.diffusion.TrainConfig`).
-    random_state : int
-        Seed of training and generation.
+    random_state : int or None
+        Seed of training and generation (None: drawn once at ``fit``, kept as ``seed_``).
     device : str
         "auto", "cpu", "cuda", ...
 
@@ -306,7 +138,7 @@ class AnomalyInpainter:
     --------
     >>> X = np.random.default_rng(0).normal(size=(200, 4))
     >>> gen = AnomalyInpainter(epochs=2, random_state=0).fit(X)
-    >>> out = gen.generate(X[:5], n_steps=5)
+    >>> out = gen.generate(X[:5], sampling_steps=5)
     >>> out.data.shape, out.mask.shape
     ((5, 4), (5, 4))
     """
@@ -315,17 +147,17 @@ class AnomalyInpainter:
         self,
         net: str | None = None,
         net_params: dict[str, Any] | None = None,
-        n_train_steps: int = 1000,
+        n_steps: int = 1000,
         epochs: int = 100,
         batch_size: int = 64,
         lr: float = 1e-3,
         max_seconds: float | None = None,
-        random_state: int = 0,
-        device: str = "cpu",
+        random_state: int | None = None,
+        device: str = "auto",
     ) -> None:
         self.net = net
         self.net_params = net_params
-        self.n_train_steps = n_train_steps
+        self.n_steps = n_steps
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -353,9 +185,14 @@ class AnomalyInpainter:
         kind, params = _default_net(tuple(x.shape))
         kind = self.net or kind
         params.update(self.net_params or {})
-        self.schedule_ = NoiseSchedule.create("linear", self.n_train_steps, device=self.device_)
+        self.seed_ = (
+            int(np.random.SeedSequence().entropy % 2**31)
+            if self.random_state is None
+            else int(self.random_state)
+        )
+        self.schedule_ = NoiseSchedule.create("linear", self.n_steps, device=self.device_)
         with torch.random.fork_rng():
-            torch.manual_seed(self.random_state)
+            torch.manual_seed(self.seed_)
             self.model_ = build_net(kind, **params).to(self.device_)
         config = TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, max_seconds=self.max_seconds
@@ -365,7 +202,7 @@ class AnomalyInpainter:
             lambda m, b, g: denoising_loss(m, self.schedule_, b[0], g),
             self._scale(x),
             config,
-            seed=self.random_state,
+            seed=self.seed_,
             progress=False,
             desc="inpainter",
         )
@@ -400,7 +237,7 @@ class AnomalyInpainter:
         steer: str | Energy | None = "reconstruction",
         guidance_scale: float = 0.2,
         examples: Any = None,
-        n_steps: int = 50,
+        sampling_steps: int = 50,
         jump_length: int = 5,
         n_resample: int = 2,
         random_state: int | None = None,
@@ -419,11 +256,12 @@ class AnomalyInpainter:
             ``examples`` (real anomalies, shaped like ``X``), a differentiable callable on the
             *scaled* data, or None for plain (normal) RePaint inpainting.
         guidance_scale : float
-            Strength of the steering (see :func:`inpaint`).
+            Per-step RMS displacement of the masked x0 prediction along the energy gradient, in
+            units of the (scaled) data; 0 = unsteered (normal) inpainting.
         examples : array-like, optional
             Real anomalous samples for ``steer="examples"``.
-        n_steps, jump_length, n_resample : int
-            Sampler settings (see :func:`inpaint`).
+        sampling_steps, jump_length, n_resample : int
+            Sampler settings (see :func:`dmad.diffusion.repaint`).
         random_state : int, optional
             Seed of the generation (default: the fit seed).
 
@@ -441,7 +279,7 @@ class AnomalyInpainter:
                 f"X must have sample shape {self.data_shape_} like the fit data, got "
                 f"{tuple(x.shape[1:])}."
             )
-        seed = self.random_state if random_state is None else int(random_state)
+        seed = self.seed_ if random_state is None else int(random_state)
         if mask is None:
             mask = self.default_mask(len(x), np.random.default_rng(seed))
         m = torch.as_tensor(np.asarray(mask), dtype=x.dtype, device=x.device)
@@ -454,18 +292,19 @@ class AnomalyInpainter:
                 f"mask of shape {tuple(m.shape)} does not broadcast to X {tuple(x.shape)}."
             ) from exc
         energy = self._energy(steer, examples)
-        gen = torch.Generator(device=self.device_).manual_seed(seed)
-        out = inpaint(
-            self.model_,
+        model = self.model_
+        if energy is not None and guidance_scale != 0:
+            model = raise_energy(self.model_, self.schedule_, energy, guidance_scale)
+        out = repaint(
+            model,
             self.schedule_,
             self._scale(x),
             m,
-            n_steps=n_steps,
+            sampling_steps=sampling_steps,
             jump_length=jump_length,
             n_resample=n_resample,
-            energy=energy,
-            guidance_scale=guidance_scale,
-            generator=gen,
+            cond=None if model is self.model_ else m,
+            generator=torch.Generator(device=self.device_).manual_seed(seed),
         )
         element_mask = (m > 0).cpu().numpy()
         # Copy the kept region from the input itself (float64) so it survives bit for bit.
@@ -479,7 +318,7 @@ class AnomalyInpainter:
         if steer is None or callable(steer):
             return steer
         if steer == "reconstruction":
-            return reconstruction_energy(self.model_, self.schedule_, seed=self.random_state)
+            return reconstruction_energy(self.model_, self.schedule_, seed=self.seed_)
         if steer == "examples":
             if examples is None:
                 raise DataValidationError("steer='examples' needs examples= (real anomalies).")

@@ -2,9 +2,10 @@
 
 A :class:`~dmad.nets.UNet2D` ε-denoiser is trained on the normal images (scaled to [-1, 1]) at the
 working resolution ``image_size``. Scoring noises each image to every t* of ``t_stars`` in one
-batch and denoises it back with ``sampling_steps`` DDIM steps (:func:`partial_diffusion`). The
-detectors differ only in where the reverse process starts (``_start``), how it is steered
-(``_guidance``) and how an error map is read off the reconstructions (``_error``).
+batch and denoises it back with ``sampling_steps`` DDIM steps (:func:`dmad.diffusion.reconstruct`).
+The detectors differ only in where the reverse process starts (``_start``), which (possibly
+guided) denoiser runs it and with what conditioning (``_denoiser``), and how an error map is read
+off the reconstructions (``_error``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from dmad.detectors.image.base import ImageDetector
-from dmad.diffusion import NoiseSchedule, denoising_loss, partial_diffusion, train_model
-from dmad.diffusion.samplers import EpsGuidance
+from dmad.diffusion import NoiseSchedule, denoising_loss, reconstruct, train_model
 from dmad.nets import build_net
 from dmad.validation import check_is_fitted
 
@@ -59,15 +59,16 @@ class ImageDenoiserDetector(ImageDetector):
         """Reconstructions in [0, 1], shape (len(t_stars), B', C, h, w) (B' = B unless the
         detector expands the batch, e.g. one copy per mask)."""
         y = x * 2 - 1
-        recon = partial_diffusion(
-            self.net_,
+        model, cond = self._denoiser(y)
+        recon = reconstruct(
+            model,
             self._schedule(),
             self._start(y),
             list(self.t_stars),
-            n_steps=self.sampling_steps,
+            self.sampling_steps,
             noise_kind=self.noise,
             generator=self._generator(),
-            guidance=self._guidance(y),
+            cond=cond,
             clip_x0=1.0,
         )
         return (recon.clamp(-1, 1) + 1) / 2
@@ -93,9 +94,9 @@ class ImageDenoiserDetector(ImageDetector):
         """What the forward process noises (the input itself)."""
         return y
 
-    def _guidance(self, y: torch.Tensor) -> EpsGuidance | None:
-        """Steering of ε̂ during denoising (none)."""
-        return None
+    def _denoiser(self, y: torch.Tensor) -> tuple[torch.nn.Module, torch.Tensor | None]:
+        """The denoiser that runs the reverse process and its conditioning (the plain net)."""
+        return self.net_, None
 
     def _error(self, x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
         """(B, h, w) map: squared error averaged over channels and t*."""

@@ -23,8 +23,7 @@ import torch.nn.functional as F
 from dmad.detectors.image._denoiser import ImageDenoiserDetector
 from dmad.detectors.image._features import FeatureImageDetector
 from dmad.detectors.registry import register
-from dmad.diffusion.process import broadcast_to
-from dmad.diffusion.samplers import EpsGuidance
+from dmad.diffusion import toward_input
 
 __all__ = ["DDAD"]
 
@@ -113,17 +112,8 @@ class DDAD(ImageDenoiserDetector, FeatureImageDetector):
         self.device = device
         self.verbose = verbose
 
-    def _guidance(self, y: torch.Tensor) -> EpsGuidance:
-        schedule = self._schedule()
-        target = y.repeat(len(self.t_stars), 1, 1, 1)  # the sampler batches all t* together
-        w = float(self.guidance_weight)
-
-        def toward_input(x_t, t, x0_hat, eps_hat):
-            ab = broadcast_to(schedule.alpha_bar(t), x_t)
-            y_t = ab.sqrt() * target + (1 - ab).sqrt() * eps_hat
-            return eps_hat - w * (1 - ab).sqrt() * (y_t - x_t)
-
-        return toward_input
+    def _denoiser(self, y: torch.Tensor) -> tuple[torch.nn.Module, torch.Tensor]:
+        return toward_input(self.net_, self._schedule(), float(self.guidance_weight)), y
 
     def _error(self, x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
         pixel = (recon - x).abs().mean(dim=(0, 2))

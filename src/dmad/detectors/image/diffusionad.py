@@ -27,8 +27,7 @@ import torch.nn.functional as F
 
 from dmad.detectors.image._denoiser import ImageDenoiserDetector
 from dmad.detectors.registry import register
-from dmad.diffusion import TrainConfig, q_sample, split_prediction, train_model
-from dmad.diffusion.noise import make_noise
+from dmad.diffusion import TrainConfig, reconstruct, train_model
 from dmad.exceptions import DataValidationError
 from dmad.generation.image import IMAGE_KINDS, inject_image
 from dmad.nets import build_net
@@ -204,17 +203,17 @@ class DiffusionAD(ImageDenoiserDetector):
     # ---- scoring ------------------------------------------------------------------------------
     def _reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """One-step x0 predictions in [0, 1], shape (len(t_stars), B, C, h, w)."""
-        schedule = self._schedule()
-        y = x * 2 - 1
-        gen = self._generator()
-        out = []
-        for t_star in self.t_stars:
-            t = torch.full((x.shape[0],), int(t_star), device=x.device)
-            noise = make_noise(self.noise, y.shape, generator=gen, device=x.device)
-            y_t = q_sample(schedule, y, t, noise)
-            x0_hat, _ = split_prediction(schedule, y_t, t, self.net_(y_t, t))
-            out.append((x0_hat.clamp(-1, 1) + 1) / 2)
-        return torch.stack(out)
+        recon = reconstruct(
+            self.net_,
+            self._schedule(),
+            x * 2 - 1,
+            list(self.t_stars),
+            sampling_steps=1,
+            noise_kind=self.noise,
+            generator=self._generator(),
+            clip_x0=1.0,
+        )
+        return (recon + 1) / 2
 
     def _raw_maps(self, x: torch.Tensor) -> torch.Tensor:
         recon = self._reconstruct(x).mean(dim=0)

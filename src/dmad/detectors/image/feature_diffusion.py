@@ -47,7 +47,7 @@ import torch
 from dmad.detectors.image._features import FeatureImageDetector
 from dmad.detectors.registry import register
 from dmad.detectors.tabular.dte import inverse_gamma_shape
-from dmad.diffusion import NoiseSchedule, denoising_loss, q_sample, split_prediction, train_model
+from dmad.diffusion import NoiseSchedule, denoising_error, denoising_loss, train_model
 from dmad.exceptions import DataValidationError
 from dmad.nets import build_net
 from dmad.ops import Calibrator, Standardizer, knn, subsample
@@ -218,6 +218,7 @@ class FeatureDiffusion(FeatureImageDetector):
     def _schedule(self) -> NoiseSchedule:
         return NoiseSchedule.create("linear", self.n_steps, device=self.device_)
 
+    @torch.no_grad()
     def _patch_scores(
         self, rows: torch.Tensor, noise: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -226,19 +227,15 @@ class FeatureDiffusion(FeatureImageDetector):
         time = (d2.mean(dim=1) / (2 * (inverse_gamma_shape(rows.shape[1]) + 1))).sqrt()
         if self.denoiser_weight == 0:
             return time, torch.zeros_like(time)
-        x0 = self.scaler_.transform(rows)
-        schedule = self._schedule()
-        if noise is None:
-            gen = self._generator(offset=1)
-            noise = torch.randn(
-                len(self.t_stars), *x0.shape, generator=gen, device=x0.device, dtype=x0.dtype
-            )
-        resid = torch.zeros_like(time)
-        for t_star, eps in zip(self.t_stars, noise, strict=True):
-            t = torch.full((x0.shape[0],), int(t_star), device=x0.device, dtype=torch.long)
-            x_t = q_sample(schedule, x0, t, eps)
-            x0_hat, _ = split_prediction(schedule, x_t, t, self.net_(x_t, t), "eps")
-            resid += ((x0_hat - x0) ** 2).mean(dim=1) / len(self.t_stars)
+        resid = denoising_error(
+            self.net_,
+            self._schedule(),
+            self.scaler_.transform(rows),
+            self.t_stars,
+            space="x0",
+            noise="fresh" if noise is None else noise,
+            generator=self._generator(offset=1),
+        ).mean(dim=0)
         return time, resid
 
     def _position_noise(self, dim: int) -> torch.Tensor:

@@ -17,7 +17,7 @@ import torch
 
 from dmad.detectors.registry import register
 from dmad.detectors.tabular._denoiser import VectorDenoiserDetector
-from dmad.diffusion import partial_diffusion
+from dmad.diffusion import reconstruct
 
 
 @register("ddpm")
@@ -103,13 +103,8 @@ class DDPM(VectorDenoiserDetector):
         t_stars = list(self.t_stars) * self.n_repeats
 
         def chunk_score(rows: torch.Tensor, _: int) -> torch.Tensor:
-            recon = partial_diffusion(
-                self.net_,
-                schedule,
-                rows,
-                t_stars,
-                n_steps=self.sampling_steps,
-                generator=gen,
+            recon = reconstruct(
+                self.net_, schedule, rows, t_stars, self.sampling_steps, generator=gen
             )
             return ((recon - rows) ** 2).mean(dim=(0, 2))
 

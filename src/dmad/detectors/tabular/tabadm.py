@@ -32,7 +32,7 @@ import torch
 from dmad.detectors.registry import register
 from dmad.detectors.tabular._denoiser import VectorDenoiserDetector
 from dmad.detectors.tabular.dte import auto_batch_size, loss_timesteps
-from dmad.diffusion import q_sample, train_model
+from dmad.diffusion import denoising_error, q_sample, train_model
 from dmad.exceptions import DataValidationError
 from dmad.nets import build_net
 from dmad.validation import check_positive_int
@@ -153,23 +153,13 @@ class TabADM(VectorDenoiserDetector):
             desc=f"{self.registry_name} training",
         )
 
+    @torch.no_grad()
     def _score(self, X: torch.Tensor) -> np.ndarray:
         schedule = self._schedule()
         n_t = min(int(self.n_score_steps), schedule.n_steps)
-        steps = torch.linspace(0, schedule.n_steps - 1, n_t, device=self.device_).round().long()
+        steps = torch.linspace(0, schedule.n_steps - 1, n_t).round().long().tolist()
         noise = torch.randn((n_t, X.shape[1]), generator=self._generator(), device=self.device_)
-        rows_per_chunk = max(1, int(self.score_batch_size) // n_t)
-
-        def chunk_score(rows: torch.Tensor) -> torch.Tensor:
-            # every (row, t) pair of the chunk in one forward pass
-            x0 = rows.repeat_interleave(n_t, dim=0)
-            t = steps.repeat(rows.shape[0])
-            eps = noise.repeat(rows.shape[0], 1)
-            err = (self.net_(q_sample(schedule, x0, t, eps), t) - eps) ** 2
-            return err.mean(dim=1).view(rows.shape[0], n_t).mean(dim=1)
-
-        with torch.no_grad():
-            scores = [
-                chunk_score(X[i : i + rows_per_chunk]) for i in range(0, X.shape[0], rows_per_chunk)
-            ]
-        return torch.cat(scores).double().cpu().numpy()
+        errors = denoising_error(
+            self.net_, schedule, X, steps, noise=noise, max_batch=self.score_batch_size
+        )
+        return errors.mean(dim=0).double().cpu().numpy()

@@ -37,7 +37,7 @@ import torch
 
 from dmad.detectors.timeseries.base import TimeSeriesDetector
 from dmad.detectors.timeseries.dte_windows import fit_window_dte, window_dte, window_dte_model
-from dmad.diffusion import NoiseSchedule, ddim_sample, denoising_loss, q_sample, train_model
+from dmad.diffusion import NoiseSchedule, denoising_loss, reconstruct, train_model
 from dmad.exceptions import DataValidationError
 from dmad.nets import build_net
 from dmad.ops import Calibrator, subsample
@@ -166,15 +166,18 @@ class WindowDiffusionDetector(TimeSeriesDetector):
             total = torch.zeros(xb.shape[:2], device=xb.device, dtype=torch.float64)
             norm = torch.zeros_like(total)
             for target, cond, weights in self._score_views(xb, mb):
-                noise = self._noise(tuple(target.shape[1:]))
-                for level, eps in zip(levels, noise, strict=True):
-                    t = torch.full((len(target),), level, device=xb.device, dtype=torch.long)
-                    x_t = q_sample(schedule, target, t, eps.expand_as(target))
-                    recon = ddim_sample(
-                        self.net_, schedule, x_t, level, n_steps=self.sampling_steps, cond=cond
-                    )
-                    total += (((recon - target) ** 2) * weights).sum(dim=2).double()
-                    norm += weights.sum(dim=2).double()
+                recon = reconstruct(
+                    self.net_,
+                    schedule,
+                    target,
+                    levels,
+                    self.sampling_steps,
+                    noise=self._noise(tuple(target.shape[1:])),
+                    cond=cond,
+                    max_batch=self.score_batch_size,
+                )
+                total += (((recon - target) ** 2) * weights).sum(dim=(0, 3)).double()
+                norm += len(levels) * weights.sum(dim=2).double()
             out.append((total / norm.clamp(min=1)).cpu().numpy())
         return np.concatenate(out)
 
