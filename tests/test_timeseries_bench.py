@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import dmad
-from dmad.bench import BenchSpec, run_spec
+from dmad.bench import BenchSpec, default_spec, run_spec
 from dmad.bench.timeseries import TS_BASELINES, TimeSeriesTask
 from dmad.data.windows import sliding_windows, window_starts, windows_to_points
 
@@ -30,6 +30,14 @@ def test_task_fits_on_train_or_transductively(tmp_path):
     assert len(fit_a) == 300 and fit_b is test_b
     metrics = task.evaluate(np.r_[np.zeros(50), np.ones(5)], np.r_[np.zeros(50), np.ones(5)])
     assert set(metrics) == set(task.metric_names) and metrics["auroc"] == 1.0
+
+
+def test_default_timeseries_spec_holds_every_detector_once(tmp_path):
+    write_series(tmp_path / "toy.npz")
+    spec = default_spec("timeseries", tmp_path)
+    names = [d.name for d in spec.detectors]
+    assert set(TS_BASELINES) <= set(names) and len(names) == len(set(names))
+    assert "diffusion_recon" in names
 
 
 def test_runner_runs_timeseries_specs(tmp_path):

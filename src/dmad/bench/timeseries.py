@@ -54,6 +54,9 @@ class TimeSeriesTask:
         "pa_f1",
     )
     headline: ClassVar[str] = "vus_pr"
+    #: none beyond the registry: the baselines are registered time-series detectors, so a default
+    #: grid (every detector of the modality) already holds them
+    default_baselines: ClassVar[tuple[str, ...]] = ()
 
     @property
     def options(self) -> dict[str, Any]:
