@@ -1,7 +1,8 @@
 """Time-series benchmark: every dmad time-series detector and the four baselines of the notes.
 
-Protocol: :class:`dmad.bench.timeseries.TimeSeriesTask` (fit on train, NAB on test; VUS-PR is the
-headline; point-adjusted F1 reported separately). Same hyper-parameters on every series, labels
+Protocol: :class:`dmad.bench.timeseries.TimeSeriesTask` (fit on train, NAB on test; VUS-PR in
+TSB-AD's convention is the headline, ``vus_pr_dmad`` the same in dmad's earlier convention;
+point-adjusted F1 reported separately). Same hyper-parameters on every series, labels
 never reach a detector. Results are appended to a CSV in the output folder, so an interrupted run
 resumes; a PNG per series (signal, scores, labelled ranges) is written there too.
 
@@ -49,12 +50,31 @@ DETECTORS: dict[str, tuple[str, dict]] = {
     "window_pca": ("window_pca", {}),
     "moving_zscore": ("moving_zscore", {}),
 }
-METRICS = ["vus_pr", "vus_pr_tsb", "vus_roc", "auroc", "aupr", "best_f1", "pa_f1"]
+METRICS = ["vus_pr", "vus_pr_dmad", "vus_roc", "auroc", "aupr", "best_f1", "pa_f1"]
 #: table titles that need a word of explanation
 NOTES = {
-    "vus_pr_tsb": " (TSB-AD's VUS convention: comparable with the notes' and TSB-AD's figures)",
+    "vus_pr": " (TSB-AD's VUS convention: comparable with the notes' and TSB-AD's figures)",
+    "vus_pr_dmad": " (dmad's earlier VUS convention: comparable with earlier dmad tables only)",
+    "vus_roc": " (TSB-AD's VUS convention)",
     "pa_f1": " (point-adjusted, do not rank by it)",
 }
+#: renames that bring a results.csv written while dmad's VUS convention was the default (it has
+#: ``vus_pr_tsb`` and no ``vus_pr_dmad``) to the current columns
+OLD_VUS_COLUMNS = {"vus_pr": "vus_pr_dmad", "vus_pr_tsb": "vus_pr"}
+
+
+def read_results(csv: Path) -> pd.DataFrame:
+    """A ``results.csv`` with the current metric columns.
+
+    A file written while dmad's VUS convention was the default holds dmad's VUS-PR under
+    ``vus_pr``, TSB-AD's under ``vus_pr_tsb`` and dmad's VUS-ROC under ``vus_roc``: the first two
+    are renamed (:data:`OLD_VUS_COLUMNS`) and the last dropped, so that no column mixes the two
+    conventions and :func:`complete_metrics` recomputes the missing values from the saved scores.
+    """
+    df = pd.read_csv(csv)
+    if "vus_pr" in df.columns and "vus_pr_dmad" not in df.columns:
+        df = df.drop(columns="vus_roc", errors="ignore").rename(columns=OLD_VUS_COLUMNS)
+    return df
 
 
 def plot_series(path: Path, test: np.ndarray, labels: np.ndarray, scores: dict) -> None:
@@ -87,7 +107,7 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     csv = out / "results.csv"
-    done = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=["series", "label"])
+    done = read_results(csv) if csv.exists() else pd.DataFrame(columns=["series", "label"])
     finished = set(zip(done["series"], done["label"], strict=True))
     for path in task.list_datasets(Path(args.data)):
         if args.include and path.stem not in args.include:
@@ -122,7 +142,7 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
                 "channels": test.shape[1],
             }
             # rewrite rather than append: the file's columns may predate a metric
-            table = pd.read_csv(csv) if csv.exists() else pd.DataFrame()
+            table = read_results(csv) if csv.exists() else pd.DataFrame()
             pd.concat([table, pd.DataFrame([row])], ignore_index=True).to_csv(csv, index=False)
             print(
                 f"{path.stem:45s} {label:22s} vus_pr={row['vus_pr']:.3f} "
@@ -134,8 +154,9 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
 
 
 def complete_metrics(csv: Path, task: TimeSeriesTask, data: Path) -> pd.DataFrame:
-    """Fill metrics added since a row was written from its saved scores (and save the CSV)."""
-    df = pd.read_csv(csv)
+    """Fill metrics added (or redefined) since a row was written from its saved scores (and save
+    the CSV)."""
+    df = read_results(csv)
     stale = df.reindex(columns=METRICS).isna().any(axis=1)
     if not stale.any():
         return df
@@ -179,14 +200,17 @@ def render(df: pd.DataFrame, labels: list[str]) -> str:
         "`NET_CAPS` of `benchmarks/timeseries.py`). Mean per collection; best per row in bold; "
         "`(k/n)`: the detector ran on k of the collection's n series only. "
         "VUS-PR is the headline; PA-F1 (point-adjusted, inflated: random scores reach ~0.8) is "
-        "shown separately and should not be used to rank detectors. `vus_pr` follows "
-        "`dmad.metrics.vus` (the definition written in `shared/notes/baselines.md`); "
-        '`vus_pr_tsb` is the same scores under `convention="tsb"`, TSB-AD\'s code (which '
-        "produced the notes' baseline figures: recall normalised by P + half the predicted border "
-        "weight, summed borders, grouped events, step-wise PR sum; max buffer 100 as in the "
-        f"notes). dte_windows runs at window lengths {_multiples(AUTO_SCALES[1])} × the period "
-        f"(univariate) or {_multiples(AUTO_SCALES['multi'])} × 10 (multivariate). Per-series "
-        "plots: `results/timeseries/*.png` (not committed: derived from the data).",
+        "shown separately and should not be used to rank detectors. `vus_pr` and `vus_roc` follow "
+        "`dmad.metrics.vus`'s default, TSB-AD's code (the convention of published leaderboards "
+        "and of the notes' baseline figures, under which a perfect detector scores ~1: recall "
+        "normalised by P + half the predicted border weight, summed borders, grouped events, "
+        "step-wise PR sum; max buffer 100 as in the notes); `vus_pr_dmad` is the same scores "
+        'under `convention="dmad"`, dmad\'s earlier reading of the paper (borders fading to 0, '
+        "recall over the whole soft border, trapezoid PR area; a perfect detector ~0.7), "
+        "comparable with earlier dmad tables only. dte_windows runs at window lengths "
+        f"{_multiples(AUTO_SCALES[1])} × the period (univariate) or "
+        f"{_multiples(AUTO_SCALES['multi'])} × 10 (multivariate). Per-series plots: "
+        "`results/timeseries/*.png` (not committed: derived from the data).",
         "",
     ]
     for metric in METRICS:
@@ -231,7 +255,12 @@ def seed_spread(folders: list[str], labels: list[str], metric: str = "vus_pr") -
     subsample and the networks' initialisation and load-dependent training length change with
     the run, so a gap smaller than the spread is not a ranking.
     """
-    runs = [pd.read_csv(Path(folder) / "results.csv") for folder in folders]
+    # a run written before the VUS default changed, and not refreshed since, lacks some columns:
+    # it counts only for the metrics it has
+    runs = [
+        read_results(Path(folder) / "results.csv").reindex(columns=["collection", "label", metric])
+        for folder in folders
+    ]
     per_seed = pd.concat(
         [
             run.groupby(["collection", "label"])[metric].mean().rename(i)

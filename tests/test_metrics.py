@@ -17,6 +17,7 @@ from dmad.metrics import (
     point_adjust,
     pr_curve,
     roc_curve,
+    vus,
 )
 
 
@@ -140,6 +141,8 @@ def test_evaluate_scores() -> None:
     assert tab == {"auroc": auroc(y, s), "aupr": aupr(y, s), "best_f1": best_f1(y, s)["f1"]}
     ts = evaluate_scores(y, s, kind="timeseries")
     assert set(ts) == {"auroc", "aupr", "best_f1", "vus_roc", "vus_pr", "pa_f1"}
+    # VUS in vus()'s default, TSB-AD's convention (what published figures use)
+    assert {k: ts[k] for k in ("vus_roc", "vus_pr")} == vus(y, s, convention="tsb")
     assert ts["pa_f1"] >= ts["best_f1"]
     with pytest.raises(DataValidationError, match="kind must be"):
         evaluate_scores(y, s, kind="image")

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 
 import dmad
-from dmad.bench import BenchSpec, run_spec
+from dmad.bench import BenchSpec, default_spec, run_spec
 from dmad.bench.timeseries import TS_BASELINES, TimeSeriesTask
 from dmad.data.windows import sliding_windows, window_starts, windows_to_points
+from dmad.metrics import vus, vus_pr
+
+
+def _benchmark_script():
+    """benchmarks/timeseries.py as a module (it is a script, not part of the package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "timeseries.py"
+    spec = importlib.util.spec_from_file_location("benchmark_timeseries", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_series(path, with_train=True):
@@ -30,6 +44,67 @@ def test_task_fits_on_train_or_transductively(tmp_path):
     assert len(fit_a) == 300 and fit_b is test_b
     metrics = task.evaluate(np.r_[np.zeros(50), np.ones(5)], np.r_[np.zeros(50), np.ones(5)])
     assert set(metrics) == set(task.metric_names) and metrics["auroc"] == 1.0
+
+
+def test_headline_vus_pr_is_tsb_and_dmad_has_its_own_column():
+    # A perfect 0/1 detector on one 10-point event: 1 in TSB-AD's convention; dmad's counts the
+    # soft border as positive, so it stays below 1 (the values are checked by hand in
+    # test_metrics_vus.py).
+    y = np.zeros(1000, int)
+    y[500:510] = 1
+    task = TimeSeriesTask()
+    metrics = task.evaluate(y, y.astype(float))
+    assert task.headline == "vus_pr" and "vus_pr_tsb" not in task.metric_names
+    assert metrics["vus_pr"] == 1.0 and metrics["vus_roc"] == 1.0
+    assert metrics["vus_pr_dmad"] == vus_pr(y, y, convention="dmad") < 0.7
+    rng = np.random.default_rng(0)
+    s = y + rng.random(y.size)  # overlapping classes: the conventions differ
+    metrics = task.evaluate(y, s)
+    assert metrics["vus_pr"] == vus_pr(y, s, convention="tsb")
+    assert metrics["vus_roc"] == vus(y, s, convention="tsb")["vus_roc"]
+    assert metrics["vus_pr_dmad"] == vus_pr(y, s, convention="dmad") != metrics["vus_pr"]
+    # the convention is part of the job hash, so stores written under dmad's are not resumed
+    assert task.options == {"vus_convention": "tsb"}
+
+
+def test_default_timeseries_spec_holds_every_detector_once(tmp_path):
+    write_series(tmp_path / "toy.npz")
+    spec = default_spec("timeseries", tmp_path)
+    names = [d.name for d in spec.detectors]
+    assert set(TS_BASELINES) <= set(names) and len(names) == len(set(names))
+    assert "diffusion_recon" in names
+
+
+def test_benchmark_script_columns_and_old_results(tmp_path):
+    bench = _benchmark_script()
+    assert bench.METRICS[:3] == ["vus_pr", "vus_pr_dmad", "vus_roc"]
+    assert set(bench.METRICS) == set(TimeSeriesTask.metric_names)
+    assert "TSB-AD" in bench.NOTES["vus_pr"] and "dmad" in bench.NOTES["vus_pr_dmad"]
+    # a results.csv written while dmad's convention was the default, with a saved score file
+    data = tmp_path / "data" / "TOY"
+    data.mkdir(parents=True)
+    write_series(data / "toy.npz")
+    _, _, labels = TimeSeriesTask().load_splits(data / "toy.npz", seed=0)
+    scores = labels + np.random.default_rng(0).random(labels.size)
+    out = tmp_path / "out"
+    (out / "scores").mkdir(parents=True)
+    np.save(out / "scores" / "TOY__toy__knn.npy", scores)
+    old = {"collection": "TOY", "series": "toy", "label": "knn", "fit_seconds": 1.0}
+    old |= {"vus_pr": 0.25, "vus_pr_tsb": 0.75, "vus_roc": 0.5, "auroc": 0.9, "aupr": 0.8}
+    old |= {"best_f1": 0.7, "pa_f1": 0.95}
+    pd.DataFrame([old]).to_csv(out / "results.csv", index=False)
+    # renamed, never mixed: dmad's VUS-PR moves to vus_pr_dmad, TSB-AD's to vus_pr, and dmad's
+    # VUS-ROC (no TSB-AD value was stored) is dropped to be recomputed
+    renamed = bench.read_results(out / "results.csv")
+    assert renamed.loc[0, "vus_pr"] == 0.75 and renamed.loc[0, "vus_pr_dmad"] == 0.25
+    assert "vus_roc" not in renamed and "vus_pr_tsb" not in renamed
+    df = bench.complete_metrics(out / "results.csv", TimeSeriesTask(), tmp_path / "data")
+    assert df.loc[0, "vus_pr"] == pytest.approx(vus_pr(labels, scores, convention="tsb"))
+    assert df.loc[0, "vus_pr_dmad"] == pytest.approx(vus_pr(labels, scores, convention="dmad"))
+    assert df.loc[0, "vus_roc"] == pytest.approx(vus(labels, scores)["vus_roc"])
+    saved = pd.read_csv(out / "results.csv")
+    assert "vus_pr_tsb" not in saved and saved.loc[0, "vus_pr_dmad"] == df.loc[0, "vus_pr_dmad"]
+    assert bench.read_results(out / "results.csv").equals(saved)  # new files are left as they are
 
 
 def test_runner_runs_timeseries_specs(tmp_path):

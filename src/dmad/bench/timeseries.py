@@ -2,11 +2,13 @@
 
 Protocol (``shared/notes/baselines.md``): fit on the ``train`` part of each dev ``.npz`` series
 (NAB has none: fit on the test series itself, unsupervised and transductive), score ``test``, and
-report VUS-PR (headline; also in TSB-AD's convention, ``vus_pr_tsb``, comparable with published
-TSB-AD figures), VUS-ROC, AUROC, AUPR and best F1 without point adjustment; the
-point-adjusted F1 ``pa_f1`` is kept as a separate, labelled column because random scores already
-reach about 0.8 with it. The baselines are registered detectors
-(:mod:`dmad.detectors.timeseries.window_baselines`), so the runner builds them like any other.
+report VUS-PR (headline) and VUS-ROC in TSB-AD's convention (:mod:`dmad.metrics.vus`'s default,
+comparable with published TSB-AD figures), VUS-PR again in dmad's earlier convention
+(``vus_pr_dmad``, comparable with dmad results computed before the default changed), AUROC, AUPR
+and best F1 without point adjustment; the point-adjusted F1 ``pa_f1`` is kept as a separate,
+labelled column because random scores already reach about 0.8 with it. The baselines are
+registered detectors (:mod:`dmad.detectors.timeseries.window_baselines`), so the runner builds
+them like any other.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class TimeSeriesTask:
     modality: ClassVar[str] = "timeseries"
     metric_names: ClassVar[tuple[str, ...]] = (
         "vus_pr",
-        "vus_pr_tsb",
+        "vus_pr_dmad",
         "vus_roc",
         "auroc",
         "aupr",
@@ -54,11 +56,16 @@ class TimeSeriesTask:
         "pa_f1",
     )
     headline: ClassVar[str] = "vus_pr"
+    #: none beyond the registry: the baselines are registered time-series detectors, so a default
+    #: grid (every detector of the modality) already holds them
+    default_baselines: ClassVar[tuple[str, ...]] = ()
 
     @property
     def options(self) -> dict[str, Any]:
-        """No options: the protocol is fixed (part of the job hash)."""
-        return {}
+        """No settable options: the protocol is fixed. The dict names the VUS convention of
+        ``vus_pr`` / ``vus_roc`` because it is part of the job hash: results stored while dmad's
+        convention was the default are recomputed instead of resumed under the new meaning."""
+        return {"vus_convention": "tsb"}
 
     def list_datasets(self, folder: Path) -> list[Path]:
         """Every dev-format ``.npz`` series under ``folder`` (recursively)."""
@@ -72,10 +79,10 @@ class TimeSeriesTask:
         return fit_series(series.train, series.test), series.test, series.labels
 
     def evaluate(self, y_test: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-        """VUS-PR (dmad's and TSB-AD's convention), VUS-ROC, AUROC, AUPR, best F1 and
-        (separately) point-adjusted F1."""
+        """VUS-PR and VUS-ROC (TSB-AD's convention), VUS-PR in dmad's earlier convention
+        (``vus_pr_dmad``), AUROC, AUPR, best F1 and (separately) point-adjusted F1."""
         metrics = evaluate_scores(y_test, scores, kind="timeseries")
-        metrics["vus_pr_tsb"] = vus_pr(y_test, scores, convention="tsb")
+        metrics["vus_pr_dmad"] = vus_pr(y_test, scores, convention="dmad")
         return {name: metrics[name] for name in self.metric_names}
 
 

@@ -1,5 +1,8 @@
 """Evaluation metrics: ranking (AUROC, AP), F1 variants, range-based VUS and pixel-level AUPRO.
 
+VUS follows TSB-AD's convention by default (``convention="tsb"``; ``"dmad"`` for dmad's earlier
+one): see :mod:`dmad.metrics.vus`.
+
 All functions take labels with 1 = anomaly and scores where higher = more anomalous, and raise
 :class:`~dmad.exceptions.DataValidationError` on unusable input.
 """
@@ -46,7 +49,9 @@ def evaluate_scores(
         Anomaly scores, higher = more anomalous.
     kind : {"tabular", "timeseries"}
         ``"tabular"`` gives ``auroc``, ``aupr`` and ``best_f1``; ``"timeseries"`` adds
-        ``vus_roc``, ``vus_pr`` and ``pa_f1`` (point-adjusted, inflated: report it separately).
+        ``vus_roc`` and ``vus_pr`` in :func:`vus`'s default, TSB-AD's convention (the one
+        published figures use; call :func:`vus` with ``convention="dmad"`` for dmad's earlier
+        one), and ``pa_f1`` (point-adjusted, inflated: report it separately).
 
     Examples
     --------
