@@ -29,6 +29,17 @@ from dmad.bench import BenchSpec, render_markdown, run_spec, update_benchmarks_m
 BASELINES = ["iforest", "knn", "lof", "ecod", "ocsvm"]
 
 
+def default_detectors() -> list[str]:
+    """Every dmad tabular detector (not the composites, not the baselines) + the baselines."""
+    own = [
+        n
+        for n in dmad.available_detectors("tabular")
+        if not dmad.get_detector_class(n).composite
+        and not dmad.get_detector_class(n).family.startswith("baseline")
+    ]
+    return [*own, *BASELINES]
+
+
 def parse_detector_params(items: list[str]) -> dict[str, dict[str, object]]:
     """``["ddpm:epochs=5,hidden=64"]`` → ``{"ddpm": {"epochs": 5, "hidden": 64}}``.
 
@@ -84,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)
-    names = args.detectors or [*dmad.available_detectors("tabular"), *BASELINES]
+    names = args.detectors or default_detectors()
     try:
         overrides = parse_detector_params(args.detector_params)
     except argparse.ArgumentTypeError as exc:

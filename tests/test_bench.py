@@ -21,7 +21,6 @@ from dmad.bench import (
     run_spec,
     update_benchmarks_md,
 )
-from dmad.bench.baselines import Baseline
 from dmad.bench.store import dataset_fingerprint
 from dmad.bench.tasks import TabularTask
 from dmad.exceptions import DataValidationError
@@ -135,12 +134,14 @@ def test_rerun_without_resume_reproduces(data_dir, tmp_path, counted):
 def test_make_detector_fills_seed_and_quiet():
     det = make_detector("ddpm", {"t_stars": [10, 20], "verbose": None}, seed=5)
     assert det.random_state == 5 and det.verbose is None and det.t_stars == (10, 20)
-    assert make_detector("iforest", {}, seed=5).random_state == 5
+    baseline = make_detector("iforest", {"n_estimators": 50}, seed=5)
+    assert baseline.random_state == 5 and baseline.n_estimators == 50
+    assert baseline.registry_name == "iforest" and baseline.family == "baseline (PyOD)"
     with pytest.raises(DataValidationError, match="unknown detector 'nope'"):
         make_detector("nope", {}, seed=0)
 
 
-def test_missing_pyod_names_the_extra(monkeypatch):
+def test_missing_pyod_names_the_install_command(monkeypatch):
     real = importlib.import_module
 
     def no_pyod(name, *args):
@@ -149,8 +150,9 @@ def test_missing_pyod_names_the_extra(monkeypatch):
         return real(name, *args)
 
     monkeypatch.setattr(importlib, "import_module", no_pyod)
-    with pytest.raises(DataValidationError, match=r'pip install "dmad\[bench\]"'):
-        Baseline("knn")
+    detector = make_detector("knn", {}, seed=0)  # creating needs no PyOD, fitting does
+    with pytest.raises(DataValidationError, match=r"pip install pyod"):
+        detector.fit(np.random.default_rng(0).normal(size=(20, 3)))
 
 
 def test_fingerprint_follows_content_not_location(tmp_path):

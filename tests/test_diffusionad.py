@@ -1,65 +1,59 @@
-"""DiffusionAD (image detector trained with synthetic anomalies): API, learning, persistence."""
+"""DiffusionAD's segmentation head, trained on synthetic anomalies over the frozen denoiser.
+
+The common API (scores, maps, persistence) is checked by test_common_api.py; the detector here
+is the session-cached one (``test_params``, fitted on the striped images).
+"""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
+import torch
 
 import dmad
-import dmad.detectors.image.diffusionad  # noqa: F401  (registers "diffusionad")
+from conftest import make
 from dmad.exceptions import DataValidationError, NotFittedError
-from dmad.generation import inject_image
 
-TINY = {
-    "epochs": 3,
-    "head_epochs": 4,
-    "base_channels": 8,
-    "head_channels": 8,
-    "image_size": 16,
-    "sigma": 1.0,
-    "random_state": 0,
-    "device": "cpu",
-}
+pytestmark = pytest.mark.slow  # the cached detector trains a U-Net and a head
 
 
-@pytest.fixture(scope="module")
-def data():
-    rng = np.random.default_rng(0)
-    train = rng.uniform(0.45, 0.55, size=(40, 1, 16, 16)).astype(np.float32)
-    test = inject_image(rng.uniform(0.45, 0.55, size=(12, 1, 16, 16)), "perlin", random_state=1)
-    return train, test
-
-
-def test_head_trains_on_synthetic_defects_and_round_trips(data, tmp_path):
+def test_head_trains_on_synthetic_defects_and_round_trips(fitted_detector, modality_data, tmp_path):
     # Whether the head *helps* is measured on real defects in benchmarks/generation.py; a unit
     # test can only afford to check that it trains and persists.
-    train, test = data
-    det = dmad.create("diffusionad", **TINY).fit(train)
+    det, data = fitted_detector("diffusionad"), modality_data("image")
     loss = det.head_result_.train_loss
-    assert len(loss) == 4 and loss[-1] < loss[0]
-    maps = det.anomaly_map(test.data)
-    assert maps.shape == (12, 16, 16) and ((maps >= 0) & (maps <= 1)).all()
+    assert len(loss) == det.head_epochs and loss[-1] < loss[0]
+    maps = det.anomaly_map(data.test)
+    assert ((maps >= 0) & (maps <= 1)).all()  # the head's probabilities, smoothed
     det.save(tmp_path / "m")
-    np.testing.assert_allclose(dmad.load(tmp_path / "m").anomaly_map(test.data), maps, atol=1e-6)
+    loaded = dmad.load(tmp_path / "m")
+    assert loaded.head_ is not None
+    np.testing.assert_array_equal(loaded.anomaly_map(data.test), maps)
 
 
-def test_without_synthetic_is_reconstruction_error(data):
-    train, test = data
-    det = dmad.create("diffusionad", **{**TINY, "synthetic": None, "epochs": 1}).fit(train)
+def test_without_synthetic_is_reconstruction_error(modality_data):
+    train, test = modality_data("image")[:2]
+    det = make("diffusionad", synthetic=None, epochs=1).fit(train[:16])
     assert det.head_ is None
-    assert det.decision_function(test.data).shape == (12,)
+    recon = det._reconstruct(torch.from_numpy(test[:2])).mean(dim=0)
+    raw = det._raw_maps(torch.from_numpy(test[:2]))
+    torch.testing.assert_close(raw, ((recon - torch.from_numpy(test[:2])) ** 2).mean(dim=1))
     with pytest.raises(DataValidationError, match="synthetic"):
-        dmad.create("diffusionad", **{**TINY, "synthetic": "blur"}).fit(train)
+        make("diffusionad", synthetic="blur").fit(train[:4])
 
 
-def test_train_head_swaps_only_the_head(data):
-    train, test = data
+def test_train_head_swaps_only_the_head(fitted_detector, modality_data):
+    train = modality_data("image").train
     with pytest.raises(NotFittedError):
-        dmad.create("diffusionad", **TINY).train_head(train)
-    det = dmad.create("diffusionad", **{**TINY, "epochs": 1}).fit(train)
+        make("diffusionad").train_head(train)
+    det = copy.deepcopy(fitted_detector("diffusionad"))
     denoiser, perlin_head = det.net_, det.head_
-    det.set_params(synthetic="scar").train_head(train)
+    weights = {k: v.clone() for k, v in denoiser.state_dict().items()}
+    det.set_params(synthetic="scar", head_epochs=2).train_head(train)
     assert det.net_ is denoiser and det.head_ is not perlin_head
-    assert len(det.head_result_.train_loss) == 4
+    assert all(torch.equal(v, weights[k]) for k, v in det.net_.state_dict().items())
+    assert len(det.head_result_.train_loss) == 2
     with pytest.raises(DataValidationError, match="channel"):
         det.train_head(np.repeat(train, 3, axis=1))

@@ -88,6 +88,19 @@ def test_mlp_shapes(out_features):
     assert out.shape == (3, out_features or 5)
 
 
+def test_mlp_without_time_ignores_the_timestep():
+    net = ResidualMLP(5, hidden=16, n_blocks=2, time_dim=0, out_features=3).eval()
+    x = torch.randn(4, 5)
+    assert net.time_embed is None and net(x).shape == (4, 3)
+    torch.testing.assert_close(net(x, _t(4)), net(x), rtol=0, atol=0)
+    timed = ResidualMLP(5, hidden=16, n_blocks=2)
+    with pytest.raises(ValueError, match="pass the timesteps"):
+        timed(x)
+    cond_only = ResidualMLP(5, hidden=16, n_blocks=1, time_dim=0, cond_features=2).eval()
+    c = torch.randn(4, 2)
+    assert not torch.allclose(cond_only(x, cond=c), cond_only(x, cond=c + 1))
+
+
 @pytest.mark.parametrize(("channels", "length"), [(1, 1), (1, 7), (55, 13), (2, 100), (3, 37)])
 def test_unet1d_any_length_and_channels(channels, length):
     net = UNet1D(channels, base_channels=8, channel_mults=(1, 2, 2))

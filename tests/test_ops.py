@@ -157,3 +157,17 @@ def test_calibrators_match_hand_computed_values():
     assert np.isfinite(zero.transform(np.ones(2))).all()
     with pytest.raises(DataValidationError, match="calibration"):
         Calibrator("nope")
+
+
+def test_log_ratio_calibration_is_the_log_of_the_median_ratio():
+    scores = np.array([1.0, 2.0, 4.0, 8.0])
+    log_ratio = Calibrator("log_ratio").fit(scores)
+    ratio = Calibrator("median_ratio").fit(scores)
+    np.testing.assert_allclose(log_ratio.transform(scores), np.log(ratio.transform(scores)))
+    torch.testing.assert_close(  # the same on tensors
+        log_ratio.transform(torch.tensor(scores)), torch.tensor(log_ratio.transform(scores))
+    )
+    assert np.isfinite(log_ratio.transform(np.zeros(1))).all()  # an exact repeat: finite
+    for method in ("log_ratio", "median_ratio"):  # ratios need scores of one sign
+        with pytest.raises(DataValidationError, match="non-negative"):
+            Calibrator(method).fit(np.array([-1.0, 1.0]))

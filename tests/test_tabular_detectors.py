@@ -1,6 +1,12 @@
-"""DTE (three variants) and TabADM: accuracy on generated data, the time estimate, edge cases."""
+"""Tabular detectors beyond the common API: DTE's maths, TabADM, DataFrames, low dimensions.
+
+Every detector here is built by ``conftest.make`` from its class's ``test_params``; the fitted
+ones come from the session cache (fitted on the common suite's tabular data).
+"""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pandas as pd
@@ -9,59 +15,35 @@ import torch
 from scipy.stats import spearmanr
 
 import dmad
+from conftest import make
 from dmad.exceptions import DataValidationError
 from dmad.metrics import auroc
 
-#: small networks and short training so that every fit takes a second or two
-FAST = {
-    "dte_np": {},
-    "dte_c": {"hidden": 64, "n_blocks": 1, "epochs": 30},
-    "dte_ig": {"hidden": 64, "n_blocks": 1, "epochs": 30},
-    "tabadm": {"hidden": 64, "n_blocks": 1, "epochs": 30, "n_score_steps": 20},
-}
 DTE = ["dte_np", "dte_c", "dte_ig"]
-
-
-def make(name: str, **extra):
-    return dmad.create(name, random_state=0, device="cpu", verbose=False, **{**FAST[name], **extra})
-
-
-@pytest.fixture(scope="module")
-def fitted_on_blobs():
-    """Each detector fitted once on the correlated-Gaussian training rows of ``blobs``."""
-    rng = np.random.default_rng(0)
-    cov = np.array([[1.0, 0.8, 0.0, 0.0], [0.8, 1.0, 0.0, 0.0], [0, 0, 1.0, 0.5], [0, 0, 0.5, 1.0]])
-    X_train = rng.multivariate_normal(np.zeros(4), cov, size=400).astype(np.float32)
-    return X_train, {name: make(name).fit(X_train) for name in FAST}
-
-
-@pytest.mark.parametrize("name", list(FAST))
-def test_separates_injected_anomalies(name, blobs, fitted_on_blobs):
-    _, X_test, y_test = blobs
-    det = fitted_on_blobs[1][name]
-    assert auroc(y_test, det.decision_function(X_test)) > 0.9
+TABULAR = dmad.available_detectors("tabular")
 
 
 @pytest.mark.parametrize("name", DTE)
-def test_time_estimate_grows_with_added_noise(name, fitted_on_blobs):
+def test_time_estimate_grows_with_added_noise(name, fitted_detector, modality_data):
     """The estimated diffusion level of held-out normal rows rises with the noise added to them."""
-    X_train, detectors = fitted_on_blobs
+    X_train = modality_data("tabular").train
+    det = fitted_detector(name)
     rng = np.random.default_rng(1)
     cov = np.cov(X_train, rowvar=False)
-    held_out = rng.multivariate_normal(np.zeros(4), cov, size=200).astype(np.float32)
+    held_out = rng.multivariate_normal(np.zeros(3), cov, size=200).astype(np.float32)
     # noise std in the detector's scaled units (the training data has unit variance per feature)
     levels = np.linspace(0.0, 0.8, 9)
     std = X_train.std(axis=0)
     means = [
-        detectors[name]
-        .decision_function(held_out + rng.normal(size=held_out.shape).astype(np.float32) * s * std)
-        .mean()
+        det.decision_function(
+            held_out + rng.normal(size=held_out.shape).astype(np.float32) * s * std
+        ).mean()
         for s in levels
     ]
     assert spearmanr(levels, means).statistic > 0.9
 
 
-@pytest.mark.parametrize("name", list(FAST))
+@pytest.mark.parametrize("name", TABULAR)
 def test_dataframe_with_categorical_column(name, tmp_path):
     rng = np.random.default_rng(0)
     n = 300
@@ -76,6 +58,8 @@ def test_dataframe_with_categorical_column(name, tmp_path):
     assert det.n_features_in_ == 3
     scores = det.decision_function(frame.head(20))
     assert scores.shape == (20,) and np.all(np.isfinite(scores))
+    unseen = frame.head(2).assign(country="es")  # a category not seen in fit: all zeros
+    assert np.isfinite(det.decision_function(unseen)).all()
     det.save(tmp_path / "m")
     loaded = dmad.load(tmp_path / "m")
     np.testing.assert_array_equal(loaded.decision_function(frame.head(20)), scores)
@@ -109,7 +93,7 @@ def test_dte_np_duplicates_give_finite_scores_and_leave_one_out():
     assert np.all(det.decision_function(base) < det.decision_scores_)
 
 
-@pytest.mark.parametrize("name", ["dte_np", "dte_ig", "dte_c"])
+@pytest.mark.parametrize("name", DTE)
 @pytest.mark.parametrize("d", [1, 2])
 def test_low_dimensional_input(name, d):
     rng = np.random.default_rng(0)
@@ -133,26 +117,29 @@ def test_dte_np_matches_posterior_mode():
     np.testing.assert_allclose(det.decision_function(query), want, rtol=1e-4)
 
 
-def test_bad_parameters_raise():
+@pytest.mark.parametrize(
+    ("name", "params", "match"),
+    [
+        ("dte_c", {"n_bins": 1}, "n_bins"),
+        ("dte_np", {"n_neighbors": 0}, "n_neighbors"),
+        ("tabadm", {"reject_fraction": 1.0}, "reject_fraction"),
+        ("tabadm", {"n_score_steps": 0}, "n_score_steps"),
+        ("dte_ig", {"score_batch_size": 0}, "score_batch_size"),
+    ],
+)
+def test_bad_parameters_raise(name, params, match):
     X = np.random.default_rng(0).normal(size=(50, 3))
-    with pytest.raises(DataValidationError, match="n_bins"):
-        make("dte_c", n_bins=1).fit(X)
-    with pytest.raises(DataValidationError, match="reject_fraction"):
-        make("tabadm", reject_fraction=1.0).fit(X)
-    with pytest.raises(DataValidationError, match="n_score_steps"):
-        make("tabadm", n_score_steps=0).fit(X)
+    with pytest.raises(DataValidationError, match=match):
+        make(name, **params).fit(X)
 
 
-def test_tabadm_score_does_not_depend_on_batching(fitted_on_blobs, blobs):
-    det = fitted_on_blobs[1]["tabadm"]
-    _, X_test, _ = blobs
+def test_tabadm_score_does_not_depend_on_batching(fitted_detector, modality_data):
+    det = copy.deepcopy(fitted_detector("tabadm"))
+    X_test = modality_data("tabular").test
     whole = det.decision_function(X_test)
-    det.set_params(score_batch_size=det.n_score_steps * 7)  # chunks of 7 rows
-    try:
-        np.testing.assert_allclose(det.decision_function(X_test), whole, rtol=1e-5)
-        np.testing.assert_allclose(det.decision_function(X_test[5:9]), whole[5:9], rtol=1e-5)
-    finally:
-        det.set_params(score_batch_size=FAST["tabadm"].get("score_batch_size", 16384))
+    det.set_params(score_batch_size=7)  # rows per chunk (each at every scoring step)
+    np.testing.assert_allclose(det.decision_function(X_test), whole, rtol=1e-5)
+    np.testing.assert_allclose(det.decision_function(X_test[5:9]), whole[5:9], rtol=1e-5)
 
 
 def test_tabadm_rejection_trains(blobs):
@@ -162,10 +149,10 @@ def test_tabadm_rejection_trains(blobs):
 
 
 @pytest.mark.parametrize("name", ["dte_c", "dte_ig"])
-def test_constant_time_forward_equals_net_forward(name, fitted_on_blobs):
-    """DTE's networks skip the per-row timestep embedding; the result must be net(x, t=0)."""
-    det = fitted_on_blobs[1][name]
-    x = torch.randn(16, 4, generator=torch.Generator().manual_seed(0))
+def test_dte_networks_have_no_time_input(name, fitted_detector):
+    """DTE's networks must read the diffusion time off x: the timestep cannot reach them."""
+    net = fitted_detector(name).net_
+    assert net.time_embed is None
+    x = torch.randn(16, 3, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        want = det.net_(x, torch.zeros(16))
-        torch.testing.assert_close(det._forward(det.net_, x), want, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(net(x, torch.full((16,), 300)), net(x), rtol=0, atol=0)

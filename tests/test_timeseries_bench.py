@@ -6,7 +6,6 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import dmad
@@ -75,36 +74,34 @@ def test_default_timeseries_spec_holds_every_detector_once(tmp_path):
     assert "diffusion_recon" in names
 
 
-def test_benchmark_script_columns_and_old_results(tmp_path):
+def test_benchmark_script_runs_through_the_store_and_renders(tmp_path):
     bench = _benchmark_script()
     assert bench.METRICS[:3] == ["vus_pr", "vus_pr_dmad", "vus_roc"]
     assert set(bench.METRICS) == set(TimeSeriesTask.metric_names)
     assert "TSB-AD" in bench.NOTES["vus_pr"] and "dmad" in bench.NOTES["vus_pr_dmad"]
-    # a results.csv written while dmad's convention was the default, with a saved score file
     data = tmp_path / "data" / "TOY"
     data.mkdir(parents=True)
     write_series(data / "toy.npz")
+    args = [
+        "--data", str(tmp_path / "data"), "--store", str(tmp_path / "ts.sqlite"),
+        "--plots", str(tmp_path / "plots"), "--detectors", "window_knn", "moving_zscore",
+        "--update-md", str(tmp_path / "B.md"),
+    ]  # fmt: skip
+    bench.main(args)
+    text = (tmp_path / "B.md").read_text()
+    assert "dmad-bench:timeseries:start" in text and "| TOY (1) |" in text
+    assert (tmp_path / "plots" / "TOY__toy.png").is_file()  # drawn from the stored scores
+    store = dmad.bench.ResultStore(tmp_path / "ts.sqlite")
+    rows = store.rows()
+    assert set(rows["label"]) == {"window_knn", "moving_zscore"}
     _, _, labels = TimeSeriesTask().load_splits(data / "toy.npz", seed=0)
-    scores = labels + np.random.default_rng(0).random(labels.size)
-    out = tmp_path / "out"
-    (out / "scores").mkdir(parents=True)
-    np.save(out / "scores" / "TOY__toy__knn.npy", scores)
-    old = {"collection": "TOY", "series": "toy", "label": "knn", "fit_seconds": 1.0}
-    old |= {"vus_pr": 0.25, "vus_pr_tsb": 0.75, "vus_roc": 0.5, "auroc": 0.9, "aupr": 0.8}
-    old |= {"best_f1": 0.7, "pa_f1": 0.95}
-    pd.DataFrame([old]).to_csv(out / "results.csv", index=False)
-    # renamed, never mixed: dmad's VUS-PR moves to vus_pr_dmad, TSB-AD's to vus_pr, and dmad's
-    # VUS-ROC (no TSB-AD value was stored) is dropped to be recomputed
-    renamed = bench.read_results(out / "results.csv")
-    assert renamed.loc[0, "vus_pr"] == 0.75 and renamed.loc[0, "vus_pr_dmad"] == 0.25
-    assert "vus_roc" not in renamed and "vus_pr_tsb" not in renamed
-    df = bench.complete_metrics(out / "results.csv", TimeSeriesTask(), tmp_path / "data")
-    assert df.loc[0, "vus_pr"] == pytest.approx(vus_pr(labels, scores, convention="tsb"))
-    assert df.loc[0, "vus_pr_dmad"] == pytest.approx(vus_pr(labels, scores, convention="dmad"))
-    assert df.loc[0, "vus_roc"] == pytest.approx(vus(labels, scores)["vus_roc"])
-    saved = pd.read_csv(out / "results.csv")
-    assert "vus_pr_tsb" not in saved and saved.loc[0, "vus_pr_dmad"] == df.loc[0, "vus_pr_dmad"]
-    assert bench.read_results(out / "results.csv").equals(saved)  # new files are left as they are
+    kept = store.scores(rows.loc[0, "job_hash"])["scores"]
+    assert kept.shape == labels.shape
+    assert rows.loc[0, "vus_pr"] == pytest.approx(vus_pr(labels, kept))
+    # a second call runs nothing new: the tables come from the store
+    before = (tmp_path / "ts.sqlite").stat().st_mtime_ns
+    bench.main(args)
+    assert len(store.rows()) == 2 and (tmp_path / "ts.sqlite").stat().st_mtime_ns >= before
 
 
 def test_runner_runs_timeseries_specs(tmp_path):
@@ -147,8 +144,8 @@ def test_moving_zscore_and_subsampling():
     spike[123] += 3.0
     z = dmad.create("moving_zscore").fit(x[:300]).decision_function(spike)
     assert int(np.argmax(z)) == 123
-    big = dmad.create("window_knn", window=25, max_fit_windows=100, random_state=0).fit(x)
-    assert big.model_.decision_scores_.shape == (100,)
+    big = dmad.create("window_knn", window=25, max_fit_samples=100, random_state=0).fit(x)
+    assert big.detectors_[0].decision_scores_.shape == (100,)  # the kept fit windows
 
 
 @pytest.mark.parametrize("name", ["window_iforest", "window_pca"])

@@ -13,6 +13,9 @@ as ``detector.predict(X, threshold=z)`` (anomaly where ``score > z``).
   exceeded with probability ``q`` is ``t + scale / shape * ((q n / N_t) ** -shape - 1)``.
 - :func:`best_f1_threshold`: the threshold maximising F1 on labelled validation scores.
 
+The same rules as objects, for a detector's ``contamination`` parameter (``fit`` then sets
+``threshold_`` with them): :class:`Quantile`, :class:`POT`, :class:`BestF1` and :class:`Fixed`.
+
 Departure from Siffer et al.: the roots of Grimshaw's equation are bracketed on a dense log-spaced
 grid and refined with Brent's method (instead of L-BFGS-B from a few starting points), which
 finds every sign change the grid resolves; the exponential case (shape 0) is always a candidate.
@@ -20,8 +23,9 @@ finds every sign change the grid resolves; the exponential case (shape 0) is alw
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.optimize import brentq
@@ -31,12 +35,19 @@ from dmad.metrics import best_f1
 from dmad.validation import check_array, check_fraction
 
 __all__ = [
+    "POT",
+    "BestF1",
+    "Fixed",
     "GPDFit",
+    "Quantile",
     "SPOT",
+    "THRESHOLDS",
+    "Threshold",
     "best_f1_threshold",
     "fit_gpd",
     "pot_threshold",
     "quantile_threshold",
+    "threshold_rule",
 ]
 
 _GRID = 200  # grid points per search interval of Grimshaw's equation
@@ -152,7 +163,7 @@ def pot_threshold(scores: Any, q: float = 1e-3, level: float = 0.98) -> float:
     Examples
     --------
     >>> s = np.random.default_rng(0).exponential(1.0, size=100_000)
-    >>> abs(pot_threshold(s, q=1e-3) - np.log(1e3)) < 0.2  # exact tail quantile: log(1000)
+    >>> bool(abs(pot_threshold(s, q=1e-3) - np.log(1e3)) < 0.2)  # exact tail quantile: log(1e3)
     True
     """
     s = _scores(scores)
@@ -231,3 +242,162 @@ def best_f1_threshold(y_val: Any, scores_val: Any) -> float:
     """
     best = best_f1(y_val, scores_val)["threshold"]  # best_f1 predicts score >= threshold
     return float(np.nextafter(best, -np.inf))
+
+
+class Threshold(ABC):
+    """A rule that turns a fitted detector's training scores into its ``threshold_``.
+
+    Pass one as ``contamination=`` to any detector. Rules compare equal when their settings do,
+    and describe themselves by :meth:`get_config` (saved with the model).
+    """
+
+    kind: ClassVar[str] = ""
+
+    @abstractmethod
+    def compute(self, detector: Any, train_scores: np.ndarray) -> float:
+        """The threshold for ``detector`` (fitted) given its training scores."""
+
+    @abstractmethod
+    def get_config(self) -> dict[str, Any]:
+        """The rule's settings (arrays allowed); ``THRESHOLDS[kind](**config)`` rebuilds it."""
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        mine, theirs = self.get_config(), other.get_config()
+        return mine.keys() == theirs.keys() and all(
+            np.array_equal(np.asarray(mine[k]), np.asarray(theirs[k])) for k in mine
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.kind)
+
+    def __repr__(self) -> str:
+        items = ", ".join(
+            f"{k}={v!r}" for k, v in self.get_config().items() if not isinstance(v, np.ndarray)
+        )
+        return f"{type(self).__name__}({items})"
+
+
+class Quantile(Threshold):
+    """The (1 - contamination) quantile of the training scores (what a float means).
+
+    Examples
+    --------
+    >>> Quantile(0.1).compute(None, np.arange(101.0))
+    90.0
+    """
+
+    kind = "quantile"
+
+    def __init__(self, contamination: float = 0.1) -> None:
+        self.contamination = check_fraction(contamination, name="contamination")
+
+    def compute(self, detector: Any, train_scores: np.ndarray) -> float:
+        return quantile_threshold(train_scores, self.contamination)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"contamination": self.contamination}
+
+
+class POT(Threshold):
+    """Peaks over threshold on the training scores (:func:`pot_threshold`).
+
+    Examples
+    --------
+    >>> s = np.random.default_rng(0).exponential(size=50_000)
+    >>> bool(abs(POT(q=1e-3).compute(None, s) - np.log(1e3)) < 0.3)
+    True
+    """
+
+    kind = "pot"
+
+    def __init__(self, q: float = 1e-3, level: float = 0.98) -> None:
+        self.q, self.level = float(q), float(level)
+
+    def compute(self, detector: Any, train_scores: np.ndarray) -> float:
+        return pot_threshold(train_scores, self.q, self.level)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"q": self.q, "level": self.level}
+
+
+class BestF1(Threshold):
+    """The best-F1 threshold on labelled validation data, scored by the fitted detector.
+
+    Examples
+    --------
+    >>> import dmad
+    >>> rule = BestF1(X_val, y_val)  # doctest: +SKIP
+    >>> dmad.create("dte_np", contamination=rule).fit(X_train).threshold_  # doctest: +SKIP
+    """
+
+    kind = "best_f1"
+
+    def __init__(self, X_val: Any, y_val: Any) -> None:
+        self.X_val = np.asarray(X_val)
+        self.y_val = np.asarray(y_val)
+        labels = np.unique(self.y_val)  # shapes are checked against the scores in compute
+        if not set(labels.tolist()) <= {0, 1} or len(labels) < 2:
+            raise DataValidationError(
+                "BestF1 needs validation labels y_val with both classes (0 = normal, 1 = anomaly)."
+            )
+
+    def compute(self, detector: Any, train_scores: np.ndarray) -> float:
+        scores = np.asarray(detector.decision_function(self.X_val), dtype=np.float64)
+        if scores.shape != self.y_val.shape:
+            raise DataValidationError(
+                f"BestF1: the detector gives {scores.shape} scores for X_val but y_val has shape "
+                f"{self.y_val.shape}; pass one label per score."
+            )
+        return best_f1_threshold(self.y_val, scores)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"X_val": self.X_val, "y_val": self.y_val}
+
+
+class Fixed(Threshold):
+    """A fixed threshold value.
+
+    Examples
+    --------
+    >>> Fixed(2.5).compute(None, np.zeros(3))
+    2.5
+    """
+
+    kind = "fixed"
+
+    def __init__(self, value: float) -> None:
+        if not np.isfinite(value):
+            raise DataValidationError(f"Fixed threshold must be finite, got {value!r}.")
+        self.value = float(value)
+
+    def compute(self, detector: Any, train_scores: np.ndarray) -> float:
+        return self.value
+
+    def get_config(self) -> dict[str, Any]:
+        return {"value": self.value}
+
+
+#: every rule by its ``kind`` (how saved models name them)
+THRESHOLDS: dict[str, type[Threshold]] = {cls.kind: cls for cls in (Quantile, POT, BestF1, Fixed)}
+
+
+def threshold_rule(contamination: Any) -> Threshold:
+    """The rule a ``contamination`` parameter stands for: a float in (0, 0.5] or a rule object.
+
+    Examples
+    --------
+    >>> threshold_rule(0.05)
+    Quantile(contamination=0.05)
+    """
+    if isinstance(contamination, Threshold):
+        return contamination
+    if isinstance(contamination, (bool, str)) or not isinstance(
+        contamination, (int, float, np.floating)
+    ):
+        raise DataValidationError(
+            f"contamination must be a number in (0, 0.5] or a rule from dmad.thresholds "
+            f"(Quantile, POT, BestF1, Fixed), got {contamination!r}."
+        )
+    return Quantile(float(contamination))

@@ -6,7 +6,23 @@ import torch
 
 from dmad.exceptions import DataValidationError
 
-__all__ = ["resolve_device", "progress_disabled"]
+__all__ = ["draw_seed", "progress_disabled", "resolve_device"]
+
+
+def draw_seed(random_state: int | None) -> int:
+    """``random_state`` as an int, or a fresh seed from the OS when it is None (kept by the caller
+    as ``seed_``, so a fitted object knows the seed it used).
+
+    Examples
+    --------
+    >>> draw_seed(7)
+    7
+    """
+    if random_state is not None:
+        return int(random_state)
+    import numpy as np
+
+    return int(np.random.SeedSequence().generate_state(1)[0] % 2**31)
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:

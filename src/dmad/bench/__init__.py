@@ -8,6 +8,7 @@ Examples
 """
 
 from dmad.bench.baselines import make_detector
+from dmad.bench.generation import GenerationSeriesTask, GenerationTabularTask  # noqa: F401
 from dmad.bench.image import ImageTask  # registers the "image" task
 from dmad.bench.report import render_markdown, update_benchmarks_md
 from dmad.bench.runner import run_spec

@@ -12,84 +12,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 
 from dmad.bench.tasks import TASKS
 from dmad.data.image import ImageSet, load_image_folder
-from dmad.detectors.image._features import FeatureImageDetector
 from dmad.exceptions import DataValidationError
 from dmad.metrics import aupro, auroc, pixel_auroc
-from dmad.ops import knn, subsample
 from dmad.validation import check_positive_int
 
-__all__ = ["FeatureNN", "ImageTask", "evaluate_maps", "run_image_detector"]
-
-
-class FeatureNN(FeatureImageDetector):
-    """PatchCore-style feature nearest neighbour without coreset (Roth et al., CVPR 2022).
-
-    Exactly the baseline of ``shared/notes/baselines.md``: EfficientNet-Lite0 features after
-    blocks 4 and 10 at 224 px, 3×3 average-pooled and concatenated on the block-4 grid; a memory
-    bank of ``bank_size`` random training patch features; patch score = L2 distance to the
-    nearest bank feature; map upsampled to the image and smoothed (σ = 4); image score = maximum.
-
-    Examples
-    --------
-    >>> det = FeatureNN(bank_size=500).fit(train_images)  # doctest: +SKIP
-    >>> det.anomaly_map(test_images).shape  # doctest: +SKIP
-    (10, 256, 256)
-    """
-
-    def __init__(
-        self,
-        bank_size: int = 30_000,
-        backbone: str = "efficientnet_lite0",
-        layers: tuple[int, ...] = (4, 10),
-        pool: int = 3,
-        image_size: int | None = 224,
-        channels: int | None = None,
-        sigma: float = 4.0,
-        image_sigma: float = 0.0,
-        top_fraction: float = 0.0,
-        batch_size: int = 16,
-        contamination: float = 0.1,
-        random_state: int | None = None,
-        device: str = "auto",
-        verbose: bool | None = None,
-    ) -> None:
-        self.bank_size = bank_size
-        self.backbone = backbone
-        self.layers = layers
-        self.pool = pool
-        self.image_size = image_size
-        self.channels = channels
-        self.sigma = sigma
-        self.image_sigma = image_sigma
-        self.top_fraction = top_fraction
-        self.batch_size = batch_size
-        self.contamination = contamination
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
-
-    def _fit_images(self, x: torch.Tensor) -> None:
-        check_positive_int(self.bank_size, name="bank_size")
-        feats = self._all_patch_features(x)
-        rows = feats.permute(0, 2, 3, 1).reshape(-1, feats.shape[1])
-        keep = torch.from_numpy(subsample(rows.shape[0], self.bank_size, self.seed_))
-        self.bank_ = rows[keep.to(rows.device)]
-
-    def _raw_maps(self, x: torch.Tensor) -> torch.Tensor:
-        feats = self._patch_features(x)
-        b, d, h, w = feats.shape
-        d2 = knn(feats.permute(0, 2, 3, 1).reshape(-1, d), self.bank_, 1).sq_distances
-        return d2[:, 0].sqrt().reshape(b, h, w)
-
-    def _model_state(self) -> dict[str, Any]:
-        return {"bank": self.bank_}
-
-    def _restore_model(self, state: dict[str, Any]) -> None:
-        self.bank_ = state["bank"].to(self.device_)
+__all__ = ["ImageTask", "evaluate_maps", "run_image_detector"]
 
 
 def evaluate_maps(
@@ -129,7 +59,8 @@ def run_image_detector(
 
     Examples
     --------
-    >>> metrics, scores, maps = run_image_detector(FeatureNN(), train, test)  # doctest: +SKIP
+    >>> det = dmad.create("feature_nn")  # doctest: +SKIP
+    >>> metrics, scores, maps = run_image_detector(det, train, test)  # doctest: +SKIP
     """
     start = time.perf_counter()
     detector.fit(train.images)
@@ -143,35 +74,83 @@ def run_image_detector(
     return metrics, scores, maps
 
 
-class ImageTask:
-    """MVTec-layout image sets for the bench runner: fit on train/good, score test images.
+def _subset(data: ImageSet, index: np.ndarray) -> ImageSet:
+    return ImageSet(
+        data.images[index],
+        None if data.masks is None else data.masks[index],
+        data.labels[index],
+        [data.defect_types[i] for i in index],
+        [data.paths[i] for i in index],
+    )
 
-    The runner passes only image scores to :meth:`evaluate`, so a spec run reports image AUROC;
-    the pixel metrics need maps and come from :func:`run_image_detector` (as in
-    ``benchmarks/image.py``).
+
+def stratified(data: ImageSet, per_type: int, seed: int) -> ImageSet:
+    """At most ``per_type`` random images of every defect type (good included), in order.
+
+    Examples
+    --------
+    >>> small = stratified(test, 15, seed=0)  # doctest: +SKIP
+    """
+    rng = np.random.default_rng(seed)
+    types = np.asarray(data.defect_types)
+    index = np.concatenate(
+        [
+            rng.permutation(np.flatnonzero(types == t))[:per_type]
+            for t in sorted(set(data.defect_types))
+        ]
+    )
+    return _subset(data, np.sort(index))
+
+
+class ImageTask:
+    """MVTec-layout image sets for the bench runner: fit on train/good, score and map test images.
+
+    The runner asks each detector for anomaly maps (``uses_maps``), so every run reports image
+    AUROC, pixel AUROC and AUPRO@0.3, overall and per defect type. Pixel-space diffusion
+    detectors are slow on a CPU: ``max_train`` fits them on a seeded random subset of the
+    training images and ``test_per_type`` scores a stratified subset of the test images.
 
     Parameters
     ----------
     image_size : int or None
         Resize on loading (None keeps the files' size).
+    max_train : int or None
+        Training images kept (a seeded random subset; None: all).
+    test_per_type : int or None
+        Test images kept per defect type, good included (None: all).
 
     Examples
     --------
-    >>> ImageTask(image_size=256).options
-    {'image_size': 256}
+    >>> ImageTask(image_size=256).options["image_size"]
+    256
     """
 
     name: ClassVar[str] = "image"
     modality: ClassVar[str] = "image"
-    metric_names: ClassVar[tuple[str, ...]] = ("image_auroc",)
+    metric_names: ClassVar[tuple[str, ...]] = ("image_auroc", "pixel_auroc", "aupro")
     headline: ClassVar[str] = "image_auroc"
-    #: the feature-NN baseline needs maps; it runs from benchmarks/image.py, not the runner
-    default_baselines: ClassVar[tuple[str, ...]] = ()
+    default_baselines: ClassVar[tuple[str, ...]] = ("feature_nn",)
+    uses_maps: ClassVar[bool] = True
 
-    def __init__(self, *, image_size: int | None = None) -> None:
-        if image_size is not None:
-            check_positive_int(image_size, name="image_size")
-        self._options = {"image_size": image_size}
+    def __init__(
+        self,
+        *,
+        image_size: int | None = None,
+        max_train: int | None = None,
+        test_per_type: int | None = None,
+    ) -> None:
+        for key, value in (
+            ("image_size", image_size),
+            ("max_train", max_train),
+            ("test_per_type", test_per_type),
+        ):
+            if value is not None:
+                check_positive_int(value, name=key)
+        self._options = {
+            "image_size": image_size,
+            "max_train": max_train,
+            "test_per_type": test_per_type,
+        }
 
     @property
     def options(self) -> dict[str, Any]:
@@ -185,16 +164,25 @@ class ImageTask:
             return [folder]
         return sorted(p for p in folder.iterdir() if (p / "train" / "good").is_dir())
 
-    def load_splits(self, dataset_path: Path, seed: int) -> tuple[Any, Any, np.ndarray]:
-        """Training images, test images and test labels (the split is fixed; seed unused)."""
+    def load_splits(self, dataset_path: Path, seed: int) -> tuple[Any, Any, ImageSet]:
+        """Training images, test images and the test set (labels, masks, defect types)."""
         size = self._options["image_size"]
         train = load_image_folder(dataset_path, split="train", image_size=size)
         test = load_image_folder(dataset_path, split="test", image_size=size)
-        return train.images, test.images, test.labels.astype(np.int64)
+        if self._options["max_train"] is not None:
+            keep = np.random.default_rng(seed).permutation(len(train))[: self._options["max_train"]]
+            train = _subset(train, np.sort(keep))
+        if self._options["test_per_type"] is not None:
+            test = stratified(test, self._options["test_per_type"], seed)
+        return train.images, test.images, test
 
-    def evaluate(self, y_test: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-        """Image AUROC of the scores."""
-        return {"image_auroc": auroc(y_test, scores)}
+    def evaluate(
+        self, truth: ImageSet, scores: np.ndarray, maps: np.ndarray | None = None
+    ) -> dict[str, float]:
+        """Image AUROC; with maps also pixel AUROC and AUPRO, overall and per defect type."""
+        if maps is None:
+            return {"image_auroc": auroc(truth.labels, scores)}
+        return evaluate_maps(truth, scores, maps)
 
 
 TASKS.setdefault("image", ImageTask)

@@ -2,7 +2,12 @@
 
 Jobs already in the store are skipped, so an interrupted sweep resumes where it stopped; a job
 that raises becomes a ``status="error"`` row (and is retried on the next run) instead of ending
-the sweep.
+the sweep. A task may give several named test sets (e.g. the real test split and generated
+anomalies); each is scored and its metrics are stored as ``<set>/<metric>``. A test set may
+also be a list of inputs (e.g. several copies of a series with anomalies injected): their scores
+are concatenated and evaluated together against the concatenated truth. Image tasks get
+anomaly maps as well as scores. With ``keep_scores`` the raw scores go to the store too, and an
+``on_result`` callback sees every scored set (for plots) while the detector is at hand.
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ import datetime as dt
 import os
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
@@ -26,8 +32,9 @@ from dmad.bench.baselines import make_detector
 from dmad.bench.spec import BenchSpec, DetectorConfig
 from dmad.bench.store import ResultStore, dataset_fingerprint, job_hash
 from dmad.bench.tasks import Task
+from dmad.diffusion import TrainResult
 
-__all__ = ["Job", "plan_jobs", "run_spec"]
+__all__ = ["Job", "OnResult", "plan_jobs", "run_spec"]
 
 
 @dataclass(frozen=True)
@@ -82,27 +89,71 @@ def _hardware(device: str) -> str:
     return f"{cpu}, {os.cpu_count()} CPUs, {device}"
 
 
-def _run_job(job: Job, task: Task, splits: tuple[Any, Any, Any]) -> dict[str, Any]:
-    X_fit, X_test, y_test = splits
+#: on_result(job, detector, set name, X, truth, scores, maps or None)
+OnResult = Callable[[Job, Any, str, Any, Any, np.ndarray, "np.ndarray | None"], None]
+
+
+def _fit_info(detector: Any) -> dict[str, Any]:
+    """Epochs run (and why training stopped) of every network the detector trained."""
+    return {
+        name.rstrip("_"): {"epochs": len(result.train_loss), "stopped": result.stopped}
+        for name, result in vars(detector).items()
+        if isinstance(result, TrainResult)
+    }
+
+
+def _run_job(
+    job: Job, task: Task, splits: tuple[Any, Any, Any], on_result: OnResult | None
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    X_fit, X_test, truth = splits
+    sets = X_test if isinstance(X_test, dict) else {"": X_test}
+    truths = truth if isinstance(X_test, dict) else {"": truth}
     detector = make_detector(job.detector.name, job.detector.params, job.seed)
     start = time.perf_counter()
     detector.fit(X_fit)
     fit_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    scores = detector.decision_function(X_test)
-    score_seconds = time.perf_counter() - start
-    return {
-        "metrics": task.evaluate(y_test, scores),
+    metrics: dict[str, float] = {}
+    kept: dict[str, np.ndarray] = {}
+    score_seconds, n_test = 0.0, 0
+    for name, X in sets.items():
+        start = time.perf_counter()
+        maps = None
+        if isinstance(X, list):  # several inputs scored one by one, evaluated as one
+            scores = np.concatenate([detector.decision_function(part) for part in X])
+            n_test += sum(len(part) for part in X)
+        elif task.uses_maps and hasattr(detector, "anomaly_map"):
+            maps = detector.anomaly_map(X)
+            scores = detector.map_to_score(maps)
+            n_test += len(X)
+        else:
+            scores = detector.decision_function(X)
+            n_test += len(X)
+        score_seconds += time.perf_counter() - start
+        found = task.evaluate(truths[name], scores, maps)
+        metrics.update(found if not name else {f"{name}/{k}": v for k, v in found.items()})
+        kept[name or "scores"] = np.asarray(scores)
+        if on_result is not None:
+            on_result(job, detector, name, X, truths[name], scores, maps)
+    row = {
+        "metrics": metrics,
         "fit_seconds": fit_seconds,
         "score_seconds": score_seconds,
         "n_fit": len(X_fit),
-        "n_test": len(X_test),
+        "n_test": n_test,
+        "fit_info": _fit_info(detector),
         "hardware": _hardware(str(getattr(detector, "device_", "cpu"))),
     }
+    return row, kept
 
 
 def run_spec(
-    spec: BenchSpec, *, progress: bool = True, resume: bool = True, max_jobs: int | None = None
+    spec: BenchSpec,
+    *,
+    progress: bool = True,
+    resume: bool = True,
+    max_jobs: int | None = None,
+    keep_scores: bool = False,
+    on_result: OnResult | None = None,
 ) -> pd.DataFrame:
     """Run every job of ``spec`` not yet in its store and return all of the spec's rows.
 
@@ -116,6 +167,10 @@ def run_spec(
         Skip jobs already stored with status "ok" (failed ones always rerun); False reruns all.
     max_jobs : int or None
         Run at most this many jobs now (the rest on a later call).
+    keep_scores : bool
+        Also store each job's raw scores (:meth:`~dmad.bench.store.ResultStore.scores`).
+    on_result : callable or None
+        Called for every scored test set of every job run now (e.g. to draw its plot).
 
     Returns
     -------
@@ -166,8 +221,11 @@ def run_spec(
                 if splits is None or split_key != (job.path, job.seed):
                     splits = task.load_splits(job.path, job.seed)
                     split_key = (job.path, job.seed)
-                row.update(_run_job(job, task, splits), status="ok", error=None)
+                result, scores = _run_job(job, task, splits, on_result)
+                row.update(result, status="ok", error=None)
                 row["headline"] = row["metrics"][task.headline]
+                if keep_scores:
+                    store.put_scores(job.job_hash, scores)
             except Exception as exc:  # one broken job must not end the sweep
                 row.update(status="error", error=f"{type(exc).__name__}: {exc}")
                 row.setdefault("hardware", _hardware("device n/a"))

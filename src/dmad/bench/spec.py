@@ -12,7 +12,7 @@ YAML format (relative paths resolve against the current working directory)::
       files: [extra/my_set.npz]      #   and/or explicit files
       include: [cardio, glass]       #   optional: keep only these names (file stems)
       exclude: []                    #   optional: drop these names
-    detectors:                       # dmad registry names or baselines (iforest, knn, ...)
+    detectors:                       # registry names (baselines too: iforest, knn, ...)
       - {name: ddpm, params: {epochs: 50}, label: DDPM-50}
       - knn                          # shorthand for {name: knn}
     seeds: [0, 1, 2]
@@ -68,8 +68,8 @@ class DetectorConfig:
     Parameters
     ----------
     name : str
-        A dmad registry name (``dmad.available_detectors()``) or a baseline
-        (``dmad.bench.baselines.BASELINES``).
+        A dmad registry name (``dmad.available_detectors()``; the classical baselines are
+        registered detectors too).
     params : dict
         Constructor parameters (JSON-compatible values).
     label : str or None
@@ -301,7 +301,7 @@ class BenchSpec:
                 item = _from_mapping(DetectorConfig, item, f"detectors[{i}]")
             check_detector(item.name, item.params)
             modality = detector_modality(item.name)
-            if modality != task.modality:
+            if modality not in (task.modality, "any"):
                 raise DataValidationError(
                     f"detectors[{i}] {item.name!r} is a {modality} detector, but task "
                     f"{task.name!r} needs {task.modality} detectors."
@@ -355,7 +355,8 @@ def default_spec(
     store: str | Path | None = None,
     name: str | None = None,
 ) -> BenchSpec:
-    """The standard grid of a task: every dmad detector of its modality + its default baselines.
+    """The standard grid of a task: every dmad detector of its modality (but composites, which
+    need their members as parameters) + its default baselines.
 
     Examples
     --------
@@ -367,7 +368,12 @@ def default_spec(
     if task not in TASKS:
         raise DataValidationError(f"unknown task {task!r}; available: {', '.join(sorted(TASKS))}.")
     task_cls = TASKS[task]
-    names = [*dmad.available_detectors(task_cls.modality), *task_cls.default_baselines]
+    own = [
+        n
+        for n in dmad.available_detectors(task_cls.modality)
+        if not dmad.get_detector_class(n).composite
+    ]
+    names = [*own, *(b for b in task_cls.default_baselines if b not in own)]
     return BenchSpec(
         name=name or task,
         task=task,

@@ -3,19 +3,23 @@
 The job hash covers the task and its options, the dataset's *content* (name, size and a digest of
 its first MiB, so a replaced file reruns while a moved one does not), the detector and its
 parameters, and the seed. The spec name and display label are not part of it: two specs that run
-the same job share the result.
+the same job share the result. A job's raw scores can be kept beside the table (one ``.npz`` per
+job in ``<store>.scores/``), so plots and metrics added later need no rerun.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+import tempfile
 from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["ResultStore", "dataset_fingerprint", "job_hash", "COLUMNS"]
@@ -38,6 +42,7 @@ COLUMNS: dict[str, str] = {
     "score_seconds": "REAL",
     "n_fit": "INTEGER",
     "n_test": "INTEGER",
+    "fit_info": "TEXT",
     "status": "TEXT",
     "error": "TEXT",
     "dmad_version": "TEXT",
@@ -46,7 +51,7 @@ COLUMNS: dict[str, str] = {
     "hardware": "TEXT",
     "timestamp": "TEXT",
 }
-_JSON_COLUMNS = ("task_options", "params", "metrics")
+_JSON_COLUMNS = ("task_options", "params", "metrics", "fit_info")
 _HEAD_BYTES = 1 << 20
 
 
@@ -55,8 +60,15 @@ def _canonical(value: Any) -> str:
 
 
 def dataset_fingerprint(path: str | Path) -> dict[str, Any]:
-    """Name (file stem), size in bytes and sha256 of the first MiB of a dataset file."""
+    """Name (file stem), size in bytes and sha256 of the first MiB of a dataset file; for a
+    dataset folder (an image category), the sha256 of its sorted file list with their sizes."""
     path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        listing = "\n".join(f"{p.relative_to(path)}:{p.stat().st_size}" for p in files)
+        digest = hashlib.sha256(listing.encode()).hexdigest()
+        size = sum(p.stat().st_size for p in files)
+        return {"name": path.name, "size": size, "sha256_head": digest}
     with path.open("rb") as handle:
         head = hashlib.sha256(handle.read(_HEAD_BYTES)).hexdigest()
     return {"name": path.stem, "size": path.stat().st_size, "sha256_head": head}
@@ -109,6 +121,38 @@ class ResultStore:
         columns = ", ".join(f"{name} {kind}" for name, kind in COLUMNS.items())
         with self._connect() as conn:
             conn.execute(f"CREATE TABLE IF NOT EXISTS jobs ({columns})")
+            present = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
+            for name, kind in COLUMNS.items():  # a store written by an older dmad
+                if name not in present:
+                    conn.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+
+    @property
+    def scores_dir(self) -> Path:
+        """Where the kept scores of each job live (``<store>.scores/<job hash>.npz``)."""
+        return self.path.with_suffix(".scores")
+
+    def put_scores(self, job_hash: str, scores: dict[str, Any]) -> Path:
+        """Keep a job's score arrays (by test-set name), written atomically."""
+        self.scores_dir.mkdir(parents=True, exist_ok=True)
+        target = self.scores_dir / f"{job_hash}.npz"
+        fd, tmp = tempfile.mkstemp(dir=self.scores_dir, suffix=".npz.tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                arrays: dict[str, Any] = {k: np.asarray(v) for k, v in scores.items()}
+                np.savez(handle, **arrays)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def scores(self, job_hash: str) -> dict[str, np.ndarray]:
+        """The score arrays kept for a job (empty if none were kept)."""
+        file = self.scores_dir / f"{job_hash}.npz"
+        if not file.is_file():
+            return {}
+        with np.load(file, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
 
     def _connect(self) -> closing[sqlite3.Connection]:
         # closing() because sqlite3's own context manager commits but never closes

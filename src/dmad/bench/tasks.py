@@ -34,6 +34,8 @@ class Task(Protocol):
     headline: ClassVar[str]
     #: classical baselines a default benchmark of this task runs beside the dmad detectors
     default_baselines: ClassVar[tuple[str, ...]]
+    #: whether the runner computes anomaly maps (image tasks) and passes them to ``evaluate``
+    uses_maps: ClassVar[bool]
 
     @property
     def options(self) -> dict[str, Any]:
@@ -44,12 +46,18 @@ class Task(Protocol):
         """The dataset files of a folder; each dataset's name is its path's stem."""
         ...
 
-    def load_splits(self, dataset_path: Path, seed: int) -> tuple[Any, Any, np.ndarray]:
-        """``(X_fit, X_test, y_test)`` of one dataset for one seed."""
+    def load_splits(self, dataset_path: Path, seed: int) -> tuple[Any, Any, Any]:
+        """``(X_fit, X_test, truth)`` of one dataset for one seed.
+
+        ``truth`` is what ``evaluate`` needs (labels; for images the test set with its masks).
+        Several test sets: ``X_test`` and ``truth`` are dicts keyed by set name.
+        """
         ...
 
-    def evaluate(self, y_test: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-        """Every metric of ``metric_names`` for one score vector."""
+    def evaluate(
+        self, truth: Any, scores: np.ndarray, maps: np.ndarray | None = None
+    ) -> dict[str, float]:
+        """Every metric of ``metric_names`` for one test set's scores (and anomaly maps)."""
         ...
 
 
@@ -79,6 +87,7 @@ class TabularTask:
     metric_names: ClassVar[tuple[str, ...]] = ("auroc", "aupr", "best_f1")
     headline: ClassVar[str] = "auroc"
     default_baselines: ClassVar[tuple[str, ...]] = ("iforest", "knn", "lof", "ecod", "ocsvm")
+    uses_maps: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -131,9 +140,11 @@ class TabularTask:
             )
         return semi_supervised_split(dataset.X, dataset.y, seed=seed, **self._options)
 
-    def evaluate(self, y_test: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    def evaluate(
+        self, truth: np.ndarray, scores: np.ndarray, maps: np.ndarray | None = None
+    ) -> dict[str, float]:
         """AUROC, AUPR and best F1 (oracle threshold) of the scores."""
-        return evaluate_scores(y_test, scores, kind="tabular")
+        return evaluate_scores(truth, scores, kind="tabular")
 
 
 TASKS: dict[str, type[Task]] = {"tabular": TabularTask}

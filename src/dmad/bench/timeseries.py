@@ -23,10 +23,46 @@ from dmad.data.timeseries import list_series, load_dmad_npz
 from dmad.exceptions import DataValidationError
 from dmad.metrics import evaluate_scores, vus_pr
 
-__all__ = ["TS_BASELINES", "TimeSeriesTask", "fit_series"]
+__all__ = [
+    "TS_BASELINES",
+    "TS_CAPS",
+    "TS_DETECTORS",
+    "TS_NET_CAPS",
+    "TimeSeriesTask",
+    "fit_series",
+]
 
 #: the four baselines of the notes, as registry names
 TS_BASELINES = ("window_knn", "window_iforest", "window_pca", "moving_zscore")
+
+#: the benchmark settings of the time-series detectors, shared by ``benchmarks/timeseries.py``
+#: and ``benchmarks/generation.py``: the fit windows of every window detector are subsampled to
+#: 3000, as window-KNN's; the networks use stride "auto" (window // 10), so a 200-step univariate
+#: window costs about what a 10-step one does
+TS_CAPS: dict[str, Any] = {"max_fit_samples": 3000}
+TS_NET_CAPS: dict[str, Any] = {**TS_CAPS, "stride": "auto"}
+#: the density view that used to be hidden inside diffusion_recon, now an explicit ensemble member:
+#: DTE-NP on the same windows (single length, the recon's stride and fit subsample)
+_DENSITY = {"__detector__": "dte_windows", "params": {**TS_NET_CAPS, "scales": [1.0]}}
+
+#: label → (registry name, params); the same settings on every series
+TS_DETECTORS: dict[str, tuple[str, dict[str, Any]]] = {
+    "recon + dte (ensemble)": (
+        "ensemble",
+        {
+            "members": [{"__detector__": "diffusion_recon", "params": TS_NET_CAPS}, _DENSITY],
+            "calibration": "median",
+        },
+    ),
+    "diffusion_recon": ("diffusion_recon", TS_NET_CAPS),
+    "diffusion_imputation": ("diffusion_imputation", TS_NET_CAPS),
+    "d3r": ("d3r", TS_NET_CAPS),
+    "dte_windows": ("dte_windows", TS_CAPS),
+    "window_knn": ("window_knn", {}),
+    "window_iforest": ("window_iforest", {}),
+    "window_pca": ("window_pca", {}),
+    "moving_zscore": ("moving_zscore", {}),
+}
 
 
 def fit_series(train: np.ndarray, test: np.ndarray) -> np.ndarray:
@@ -59,6 +95,7 @@ class TimeSeriesTask:
     #: none beyond the registry: the baselines are registered time-series detectors, so a default
     #: grid (every detector of the modality) already holds them
     default_baselines: ClassVar[tuple[str, ...]] = ()
+    uses_maps: ClassVar[bool] = False
 
     @property
     def options(self) -> dict[str, Any]:
@@ -78,11 +115,13 @@ class TimeSeriesTask:
             raise DataValidationError(f"series {str(dataset_path)!r} has no labels to score.")
         return fit_series(series.train, series.test), series.test, series.labels
 
-    def evaluate(self, y_test: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    def evaluate(
+        self, truth: np.ndarray, scores: np.ndarray, maps: np.ndarray | None = None
+    ) -> dict[str, float]:
         """VUS-PR and VUS-ROC (TSB-AD's convention), VUS-PR in dmad's earlier convention
         (``vus_pr_dmad``), AUROC, AUPR, best F1 and (separately) point-adjusted F1."""
-        metrics = evaluate_scores(y_test, scores, kind="timeseries")
-        metrics["vus_pr_dmad"] = vus_pr(y_test, scores, convention="dmad")
+        metrics = evaluate_scores(truth, scores, kind="timeseries")
+        metrics["vus_pr_dmad"] = vus_pr(truth, scores, convention="dmad")
         return {name: metrics[name] for name in self.metric_names}
 
 

@@ -1,8 +1,9 @@
 """All dmad detectors; importing this package registers them."""
 
-from dmad.detectors.base import BaseDetector, TabularDetector
+from dmad.detectors.base import BaseDetector, DenoiserMixin, TabularDetector
+from dmad.detectors.ensemble import Ensemble
 from dmad.detectors.image import ImageDetector
-from dmad.detectors.registry import available_detectors, create, get_detector_class, register
+from dmad.detectors.registry import available_detectors, create, get_detector_class
 from dmad.detectors.tabular import (
     DDPM,
     DTECategorical,
@@ -10,7 +11,7 @@ from dmad.detectors.tabular import (
     DTENonParametric,
     TabADM,
 )
-from dmad.detectors.timeseries import TimeSeriesDetector
+from dmad.detectors.timeseries import TimeSeriesDetector, Windowed
 
 __all__ = [
     "BaseDetector",
@@ -18,12 +19,14 @@ __all__ = [
     "DTECategorical",
     "DTEInverseGamma",
     "DTENonParametric",
+    "DenoiserMixin",
+    "Ensemble",
     "ImageDetector",
     "TabADM",
     "TabularDetector",
     "TimeSeriesDetector",
+    "Windowed",
     "available_detectors",
     "create",
     "get_detector_class",
-    "register",
 ]

@@ -1,31 +1,35 @@
-"""Name → detector class registry behind ``dmad.create`` and ``dmad.available_detectors``."""
+"""Name → detector class registry behind ``dmad.create`` and ``dmad.available_detectors``.
+
+Classes register themselves in their class statement (``class X(BaseDetector, name="x")``, see
+:mod:`dmad.detectors.base`); this module only keeps the table.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from dmad.exceptions import DataValidationError
 
 if TYPE_CHECKING:
     from dmad.detectors.base import BaseDetector
 
-__all__ = ["register", "available_detectors", "get_detector_class", "create"]
+__all__ = ["available_detectors", "create", "get_detector_class", "register_class"]
 
 _REGISTRY: dict[str, type[BaseDetector]] = {}
-T = TypeVar("T")
 
 
-def register(name: str):
-    """Class decorator: make a detector available as ``dmad.create(name)``."""
-
-    def decorate(cls: T) -> T:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"detector name {name!r} registered twice")
-        cls.registry_name = name  # type: ignore[attr-defined]
-        _REGISTRY[name] = cls  # type: ignore[assignment]
-        return cls
-
-    return decorate
+def register_class(name: str, cls: type[BaseDetector]) -> None:
+    """Record ``cls`` under ``name`` (called by ``BaseDetector.__init_subclass__``)."""
+    if not name.isidentifier():
+        raise ValueError(f"detector name {name!r} must be a Python identifier, e.g. 'my_ddpm'.")
+    known = _REGISTRY.get(name)
+    if known is not None and known.__qualname__ != cls.__qualname__:
+        raise ValueError(
+            f"detector name {name!r} is taken by {known.__module__}.{known.__qualname__}; "
+            "choose another name."
+        )
+    cls.registry_name = name
+    _REGISTRY[name] = cls
 
 
 def _load_all() -> None:
@@ -55,7 +59,7 @@ def get_detector_class(name: str) -> type[BaseDetector]:
 
 
 def create(name: str, **params: Any) -> BaseDetector:
-    """Instantiate a registered detector, e.g. ``dmad.create("dte_np", k=5)``."""
+    """Instantiate a registered detector, e.g. ``dmad.create("dte_np", n_neighbors=5)``."""
     cls = get_detector_class(name)
     try:
         return cls(**params)

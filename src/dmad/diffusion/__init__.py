@@ -21,8 +21,20 @@ from dmad.diffusion.samplers import (
     timestep_sequence,
 )
 from dmad.diffusion.schedules import BETA_SCHEDULES, NoiseSchedule, make_betas
-from dmad.diffusion.scoring import denoising_error, prediction_errors, reconstruct
-from dmad.diffusion.train import TrainConfig, TrainResult, denoising_loss, train_model
+from dmad.diffusion.scoring import (
+    denoising_error,
+    inverse_gamma_shape,
+    prediction_errors,
+    reconstruct,
+    time_estimate,
+)
+from dmad.diffusion.train import (
+    TrainConfig,
+    TrainResult,
+    denoising_loss,
+    loss_timesteps,
+    train_model,
+)
 
 __all__ = [
     "BETA_SCHEDULES",
@@ -37,6 +49,8 @@ __all__ = [
     "ddpm_sample",
     "denoising_error",
     "denoising_loss",
+    "inverse_gamma_shape",
+    "loss_timesteps",
     "keep_known",
     "make_betas",
     "make_noise",
@@ -51,6 +65,7 @@ __all__ = [
     "sample_loop",
     "split_prediction",
     "step",
+    "time_estimate",
     "timestep_sequence",
     "toward_input",
     "train_model",

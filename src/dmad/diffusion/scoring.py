@@ -5,6 +5,8 @@
   themselves, anomalies are pulled toward the normal data and move.
 - :func:`denoising_error`: the denoiser's own error at a grid of levels, in noise space (the
   training objective; TabADM) or in x0 space (one-jump reconstruction error).
+- :func:`time_estimate`: Diffusion Time Estimation (Livernoche et al., ICLR 2024): the noise
+  variance under which a sample is most likely a noised copy of its nearest normal neighbours.
 - :func:`prediction_errors`: the elementwise error of one noising at given levels, which both of
   the above and the training loss (:func:`dmad.diffusion.train.denoising_loss`) are built on.
 
@@ -33,12 +35,57 @@ from dmad.diffusion.samplers import sample_loop, timestep_sequence
 from dmad.diffusion.schedules import NoiseSchedule
 from dmad.exceptions import DataValidationError
 
-__all__ = ["NoiseSpec", "denoising_error", "prediction_errors", "reconstruct"]
+__all__ = [
+    "MIN_SHAPE",
+    "NoiseSpec",
+    "denoising_error",
+    "inverse_gamma_shape",
+    "prediction_errors",
+    "reconstruct",
+    "time_estimate",
+]
 
 #: "fresh", "shared" or the noise draws themselves (see the module docstring)
 NoiseSpec = str | torch.Tensor
 #: what an error is measured in: the noise, the clean sample, or the model's own target
 SPACES = ("eps", "x0", "v")
+#: smallest inverse-gamma shape: d/2 - 1 at d = 3; keeps the DTE posterior proper for d <= 2
+MIN_SHAPE = 0.5
+
+
+def inverse_gamma_shape(n_features: int) -> float:
+    """Shape ``d/2 - 1`` of DTE's posterior over the noise variance, clamped at :data:`MIN_SHAPE`.
+
+    Examples
+    --------
+    >>> inverse_gamma_shape(10), inverse_gamma_shape(2)
+    (4.0, 0.5)
+    """
+    return max(n_features / 2.0 - 1.0, MIN_SHAPE)
+
+
+def time_estimate(sq_distances: torch.Tensor, n_features: int) -> torch.Tensor:
+    """DTE's non-parametric diffusion-time estimate from squared distances to k neighbours.
+
+    With the k nearest normal samples as candidate clean points, the likelihood
+    N(x; x_i, s^2 I) as a function of the variance s^2 is an inverse-gamma density of shape
+    d/2 - 1 and scale ||x - x_i||^2 / 2; averaged over the k neighbours, the posterior mode of
+    the noise variance is ``mean_k ||x - x_i||^2 / (2 (shape + 1))``: continuous and uncapped,
+    so far-away points keep their order.
+
+    Parameters
+    ----------
+    sq_distances : Tensor of shape (m, k)
+        Squared distances to the k nearest fit samples (:func:`dmad.ops.knn`).
+    n_features : int
+        Dimension d of the samples.
+
+    Examples
+    --------
+    >>> time_estimate(torch.tensor([[4.0, 8.0]]), n_features=4).tolist()
+    [1.5]
+    """
+    return sq_distances.mean(dim=1) / (2 * (inverse_gamma_shape(n_features) + 1))
 
 
 def prediction_errors(
@@ -126,8 +173,8 @@ def _chunk_noise(
     return make_noise(kind, flat, generator=generator, device=device)
 
 
-def _repeat(x: torch.Tensor | None, n: int) -> torch.Tensor | None:
-    return None if x is None else x.repeat(n, *([1] * (x.ndim - 1)))
+def _repeat(x: torch.Tensor, n: int) -> torch.Tensor:
+    return x.repeat(n, *([1] * (x.ndim - 1)))
 
 
 @torch.no_grad()
@@ -198,7 +245,7 @@ def reconstruct(
             parameterisation=parameterisation,
             noise_kind=noise_kind,
             generator=generator,
-            cond=_repeat(None if cond is None else cond[rows], n),
+            cond=None if cond is None else _repeat(cond[rows], n),
             clip_x0=clip_x0,
             progress=progress,
         )
@@ -249,7 +296,7 @@ def denoising_error(
             eps,
             space=space,
             parameterisation=parameterisation,
-            cond=_repeat(None if cond is None else cond[rows], n),
+            cond=None if cond is None else _repeat(cond[rows], n),
         )
         out.append(errors.flatten(1).mean(dim=1).reshape(n, x.shape[0]))
     return torch.cat(out, dim=1)

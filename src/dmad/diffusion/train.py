@@ -21,7 +21,7 @@ from dmad.diffusion.scoring import prediction_errors
 from dmad.exceptions import DataValidationError
 from dmad.utils import progress_disabled
 
-__all__ = ["TrainConfig", "TrainResult", "train_model", "denoising_loss"]
+__all__ = ["TrainConfig", "TrainResult", "denoising_loss", "loss_timesteps", "train_model"]
 
 LossFn = Callable[[torch.nn.Module, tuple[torch.Tensor, ...], torch.Generator], torch.Tensor]
 
@@ -190,6 +190,29 @@ def train_model(
     model.eval()
     result.seconds = time.perf_counter() - start
     return result
+
+
+def loss_timesteps(
+    x0: torch.Tensor, n_steps: int, generator: torch.Generator, *, training: bool, grid: int = 16
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows and diffusion timesteps for one evaluation of a training loss.
+
+    In training every row gets its own t ~ U{0, ..., T-1}. For the held-out loss that early
+    stopping watches (``training=False``), every row is taken at ``grid`` evenly spaced t
+    instead: with a small held-out slice, random t make that loss so noisy that a lucky early
+    epoch (even the untrained network) can look best and stop training.
+
+    Examples
+    --------
+    >>> rows, t = loss_timesteps(torch.zeros(2, 3), 100, torch.Generator(), training=False, grid=4)
+    >>> rows.shape, t.tolist()
+    (torch.Size([8, 3]), [0, 33, 66, 99, 0, 33, 66, 99])
+    """
+    if training:
+        t = torch.randint(0, n_steps, (x0.shape[0],), generator=generator, device=x0.device)
+        return x0, t
+    steps = torch.linspace(0, n_steps - 1, min(grid, n_steps), device=x0.device).long()
+    return x0.repeat_interleave(len(steps), dim=0), steps.repeat(x0.shape[0])
 
 
 def denoising_loss(

@@ -40,7 +40,7 @@ from dmad.exceptions import DataValidationError
 from dmad.generation._common import Injection
 from dmad.nets import build_net
 from dmad.ops import Standardizer
-from dmad.utils import resolve_device
+from dmad.utils import draw_seed, resolve_device
 from dmad.validation import check_array, check_is_fitted
 
 __all__ = ["AnomalyInpainter", "Energy", "example_energy", "reconstruction_energy"]
@@ -185,11 +185,7 @@ class AnomalyInpainter:
         kind, params = _default_net(tuple(x.shape))
         kind = self.net or kind
         params.update(self.net_params or {})
-        self.seed_ = (
-            int(np.random.SeedSequence().entropy % 2**31)
-            if self.random_state is None
-            else int(self.random_state)
-        )
+        self.seed_ = draw_seed(self.random_state)
         self.schedule_ = NoiseSchedule.create("linear", self.n_steps, device=self.device_)
         with torch.random.fork_rng():
             torch.manual_seed(self.seed_)
@@ -306,12 +302,12 @@ class AnomalyInpainter:
             cond=None if model is self.model_ else m,
             generator=torch.Generator(device=self.device_).manual_seed(seed),
         )
-        element_mask = (m > 0).cpu().numpy()
+        element_mask: np.ndarray = (m > 0).cpu().numpy()
         # Copy the kept region from the input itself (float64) so it survives bit for bit.
         data = np.where(element_mask, self.scaler_.inverse_transform(out).cpu().numpy(), original)
         if x.ndim == 4:
-            element_mask = element_mask.any(axis=1)
-        labels = element_mask.reshape(len(x), -1).any(axis=1).astype(np.int8)
+            element_mask = np.asarray(element_mask.any(axis=1))
+        labels = np.asarray(element_mask.reshape(len(x), -1).any(axis=1), dtype=np.int8)
         return Injection(data, labels, element_mask)
 
     def _energy(self, steer: str | Energy | None, examples: Any) -> Energy | None:

@@ -27,6 +27,7 @@ from dmad.exceptions import DataValidationError
 from dmad.generation._common import Injection, rng_from
 from dmad.metrics import aupr, auroc
 from dmad.metrics.f1 import best_f1
+from dmad.thresholds import best_f1_threshold
 
 __all__ = ["GeneratedEvaluation", "estimate_auroc", "filter_generated", "inject"]
 
@@ -52,7 +53,11 @@ def inject(
     from dmad.generation.tabular import inject_tabular
     from dmad.generation.timeseries import inject_series
 
-    injectors = {"tabular": inject_tabular, "timeseries": inject_series, "image": inject_image}
+    injectors: dict[str, Callable[..., Injection]] = {
+        "tabular": inject_tabular,
+        "timeseries": inject_series,
+        "image": inject_image,
+    }
     if modality not in injectors:
         raise DataValidationError(f"modality must be one of {sorted(injectors)}, got {modality!r}.")
     return injectors[modality](X, kind, random_state=random_state, **params)
@@ -143,11 +148,13 @@ def estimate_auroc(
             f"the detector returned {scores.shape} scores for {labels.shape} labels; the "
             "injector's labels must match the detector's output (rows, time steps or images)."
         )
-    best = best_f1(labels, scores)
-    # predict() flags scores strictly above the threshold; best_f1 counts ties as flagged.
-    threshold = float(np.nextafter(best["threshold"], -np.inf))
     return GeneratedEvaluation(
-        auroc(labels, scores), aupr(labels, scores), threshold, best["f1"], scores, injection
+        auroc(labels, scores),
+        aupr(labels, scores),
+        best_f1_threshold(labels, scores),
+        best_f1(labels, scores)["f1"],
+        scores,
+        injection,
     )
 
 

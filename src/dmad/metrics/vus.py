@@ -72,7 +72,7 @@ of soft weights in score order and one sort of the per-event (or per-group) maxi
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 from scipy.ndimage import distance_transform_edt
@@ -92,7 +92,7 @@ CONVENTIONS: tuple[Convention, ...] = ("dmad", "tsb")
 
 def _check_convention(convention: object) -> Convention:
     if isinstance(convention, str) and convention in CONVENTIONS:
-        return cast(Convention, convention)
+        return convention
     raise DataValidationError(
         f"convention must be one of {list(CONVENTIONS)}, got {convention!r}; 'tsb' (the "
         "default) is TSB-AD's, which published figures use, 'dmad' dmad's earlier convention."

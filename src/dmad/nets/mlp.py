@@ -2,7 +2,8 @@
 
 A time-conditioned residual MLP in the style of the tabular diffusion denoisers of TabDDPM
 (Kotelnikov et al., ICML 2023) and DTE (Livernoche et al., ICLR 2024); ``out_features`` lets the
-same body serve as a classifier over timesteps (DTE-Categorical).
+same body serve as a classifier over timesteps (DTE-Categorical), and ``time_dim=0`` as a plain
+network that must read the timestep off its input (DTE's estimators).
 """
 
 from __future__ import annotations
@@ -21,17 +22,19 @@ __all__ = ["ResidualMLP"]
 class _MLPBlock(nn.Module):
     """Pre-norm residual block: LayerNorm -> Linear (+ embedding) -> SiLU -> Dropout -> Linear."""
 
-    def __init__(self, hidden: int, dropout: float, norm: bool) -> None:
+    def __init__(self, hidden: int, dropout: float, norm: bool, conditioned: bool) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(hidden) if norm else nn.Identity()
         self.fc1 = nn.Linear(hidden, hidden)
-        self.emb = nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden))
+        self.emb = nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden)) if conditioned else None
         self.act = nn.SiLU()
         self.drop = nn.Dropout(dropout)
         self.fc2 = nn.Linear(hidden, hidden)
 
-    def forward(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        z = self.fc1(self.norm(h)) + self.emb(emb)
+    def forward(self, h: torch.Tensor, emb: torch.Tensor | None) -> torch.Tensor:
+        z = self.fc1(self.norm(h))
+        if self.emb is not None and emb is not None:
+            z = z + self.emb(emb)
         return h + self.fc2(self.drop(self.act(z)))
 
 
@@ -47,7 +50,8 @@ class ResidualMLP(nn.Module):
     n_blocks : int
         Number of residual blocks.
     time_dim : int
-        Size of the sinusoidal timestep encoding.
+        Size of the sinusoidal timestep encoding; 0: no time conditioning (``t`` is ignored and
+        may be omitted).
     dropout : float
         Dropout inside each block.
     out_features : int, optional
@@ -95,10 +99,13 @@ class ResidualMLP(nn.Module):
         }
         self.in_features = in_features
         self.cond_features = cond_features
-        self.time_embed = TimeEmbedding(time_dim, hidden)
+        self.time_embed = TimeEmbedding(time_dim, hidden) if time_dim > 0 else None
         self.cond_embed = nn.Linear(cond_features, hidden) if cond_features > 0 else None
         self.inp = nn.Linear(in_features, hidden)
-        self.blocks = nn.ModuleList(_MLPBlock(hidden, dropout, norm) for _ in range(n_blocks))
+        conditioned = time_dim > 0 or cond_features > 0
+        self.blocks = nn.ModuleList(
+            _MLPBlock(hidden, dropout, norm, conditioned) for _ in range(n_blocks)
+        )
         self.out = nn.Sequential(
             nn.LayerNorm(hidden) if norm else nn.Identity(),
             nn.SiLU(),
@@ -106,17 +113,22 @@ class ResidualMLP(nn.Module):
         )
 
     def forward(
-        self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None
+        self, x: torch.Tensor, t: torch.Tensor | None = None, cond: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Predict from noisy ``x`` (B, in_features) at timesteps ``t`` (B,)."""
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(
                 f"x must have shape (batch, {self.in_features}), got {tuple(x.shape)}."
             )
-        emb = self.time_embed(as_timesteps(t, x.shape[0], x.device))
+        emb: torch.Tensor | None = None
+        if self.time_embed is not None:
+            if t is None:
+                raise ValueError("this net is time-conditioned: pass the timesteps t.")
+            emb = self.time_embed(as_timesteps(t, x.shape[0], x.device))
         check_cond(cond, (x.shape[0], self.cond_features) if self.cond_embed is not None else None)
-        if cond is not None:
-            emb = emb + self.cond_embed(cond)
+        if cond is not None and self.cond_embed is not None:
+            cond_emb = self.cond_embed(cond)
+            emb = cond_emb if emb is None else emb + cond_emb
         h = self.inp(x)
         for block in self.blocks:
             h = block(h, emb)

@@ -19,8 +19,12 @@ __all__ = ["CALIBRATIONS", "Calibrator"]
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 #: ``median_ratio``: score / median (positive scores: "how many times the typical error");
-#: ``median``: score - median (log-domain scores: a log-ratio); ``zscore``: (score - mean) / std
-CALIBRATIONS = ("median_ratio", "median", "zscore")
+#: ``log_ratio``: log(score / median) (positive scores on a log scale, so that several can be
+#: averaged as a geometric mean); ``median``: score - median (log-domain scores);
+#: ``zscore``: (score - mean) / std
+CALIBRATIONS = ("median_ratio", "log_ratio", "median", "zscore")
+#: keeps the log finite for a score of exactly 0 (an exact repeat of a fit sample)
+_TINY = 1e-12
 
 
 class Calibrator:
@@ -28,7 +32,7 @@ class Calibrator:
 
     Parameters
     ----------
-    method : {"median_ratio", "median", "zscore"}
+    method : {"median_ratio", "log_ratio", "median", "zscore"}
         See :data:`CALIBRATIONS`. A median that is 0 (repeated fit samples, a flat stretch)
         is floored at 1e-6 of the mean median, so a ratio stays finite.
 
@@ -39,6 +43,8 @@ class Calibrator:
     [1.0, 4.0]
     >>> Calibrator("zscore").fit(np.array([1.0, 3.0])).transform(np.array([3.0])).tolist()
     [0.7071067811865475]
+    >>> Calibrator("log_ratio").fit(np.array([1.0, 2.0, 4.0])).transform(np.array([4.0])).round(4)
+    array([0.6931])
     """
 
     def __init__(self, method: str = "median") -> None:
@@ -53,13 +59,18 @@ class Calibrator:
         arr = np.asarray(scores, dtype=np.float64)
         if arr.shape[0] == 0 or not np.isfinite(arr).all():
             raise DataValidationError("calibration needs finite scores of at least one sample.")
+        if self.method in ("median_ratio", "log_ratio") and (arr < 0).any():
+            raise DataValidationError(
+                f"calibration={self.method!r} needs non-negative scores (a distance, an error, a "
+                "variance); use 'zscore' or 'median' for scores of either sign."
+            )
         if self.method == "zscore":
             self.location_ = arr.mean(axis=0)
             std = arr.std(axis=0, ddof=1) if arr.shape[0] > 1 else np.zeros_like(self.location_)
             self.scale_ = np.maximum(std, 1e-12)
         else:
             median = np.median(arr, axis=0)
-            if self.method == "median_ratio":
+            if self.method in ("median_ratio", "log_ratio"):
                 floor = 1e-6 * max(float(np.mean(median)), 1e-12)
                 self.location_, self.scale_ = np.zeros_like(median), np.maximum(median, floor)
             else:
@@ -72,6 +83,10 @@ class Calibrator:
         if isinstance(scores, torch.Tensor):
             location = torch.as_tensor(location, dtype=scores.dtype, device=scores.device)
             scale = torch.as_tensor(scale, dtype=scores.dtype, device=scores.device)
+            if self.method == "log_ratio":
+                return (scores.clamp_min(0) + _TINY).log() - scale.log()
+        elif self.method == "log_ratio":
+            return np.log(np.maximum(scores, 0) + _TINY) - np.log(scale)
         return (scores - location) / scale
 
     def get_state(self) -> dict[str, Any]:

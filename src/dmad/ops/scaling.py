@@ -59,7 +59,7 @@ class Standardizer:
         """``(X - mean) / std`` per feature."""
         mean, std = self._stats(X)
         out = (X - mean) / std
-        return out if isinstance(out, torch.Tensor) else out.astype(np.float32)
+        return out if isinstance(out, torch.Tensor) else out.astype(np.float32)  # type: ignore[return-value]
 
     def inverse_transform(self, X: ArrayT) -> ArrayT:
         """``X * std + mean`` per feature: back to the original units."""

@@ -10,49 +10,43 @@ off the reconstructions (``_error``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dmad.detectors.base import DenoiserMixin
 from dmad.detectors.image.base import ImageDetector
-from dmad.diffusion import NoiseSchedule, denoising_loss, reconstruct, train_model
-from dmad.nets import build_net
+from dmad.diffusion import denoising_loss, reconstruct
 from dmad.validation import check_is_fitted
 
+__all__ = ["ImageDenoiserDetector"]
 
-class ImageDenoiserDetector(ImageDetector):
+
+class ImageDenoiserDetector(DenoiserMixin, ImageDetector, abstract=True):
     """Trains ``self.net_`` (a UNet2D) on the images; subclasses define start, guidance, error."""
 
+    family: ClassVar[str] = "reconstruction"
+    #: tiny but sufficient settings for the common tests: 32 px, a narrow U-Net, few DDIM steps
+    test_params: ClassVar[dict[str, Any]] = {
+        "image_size": 32,
+        "base_channels": 8,
+        "channel_mults": (1, 2),
+        "epochs": 30,
+        "lr": 2e-3,
+        "sampling_steps": 3,
+        "t_stars": (300, 500),
+        "noise": "gaussian",
+    }
+
     # ---- training -----------------------------------------------------------------------------
-    def _schedule(self) -> NoiseSchedule:
-        return NoiseSchedule.create(self.beta_schedule, self.n_steps, device=self.device_)
-
     def _fit_images(self, x: torch.Tensor) -> None:
-        self.net_config_ = {
-            "kind": "unet2d",
-            "in_channels": self.channels_,
-            "base_channels": self.base_channels,
-            "channel_mults": list(self.channel_mults),
-        }
-        self.net_ = build_net(**self.net_config_).to(self.device_)
-        schedule = self._schedule()
-
         def loss_fn(model, batch, gen):
-            return denoising_loss(model, schedule, batch[0], gen, noise_kind=self.noise)
+            return denoising_loss(model, self.schedule_, batch[0], gen, noise_kind=self.noise)
 
-        config = self._train_config()
-        config.batch_size = self.batch_size_train
-        self.train_result_ = train_model(
-            self.net_,
-            loss_fn,
-            x.to(self.device_) * 2 - 1,
-            config,
-            seed=self.seed_,
-            progress=self.verbose,
-            desc=f"{self.registry_name} training",
-        )
+        config = self._unet_config("unet2d", self.channels_)
+        self._train_net(config, loss_fn, x.to(self.device_) * 2 - 1)
 
     # ---- scoring ------------------------------------------------------------------------------
     def _reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,7 +56,7 @@ class ImageDenoiserDetector(ImageDetector):
         model, cond = self._denoiser(y)
         recon = reconstruct(
             model,
-            self._schedule(),
+            self.schedule_,
             self._start(y),
             list(self.t_stars),
             self.sampling_steps,
@@ -101,11 +95,3 @@ class ImageDenoiserDetector(ImageDetector):
     def _error(self, x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
         """(B, h, w) map: squared error averaged over channels and t*."""
         return ((recon - x) ** 2).mean(dim=(0, 2))
-
-    # ---- persistence --------------------------------------------------------------------------
-    def _model_state(self) -> dict[str, Any]:
-        return {"net": self.net_.state_dict(), "net_config": self.net_config_}
-
-    def _restore_model(self, state: dict[str, Any]) -> None:
-        self.net_config_ = dict(state["net_config"])
-        self.net_ = self._load_net(self.net_config_, state["net"])

@@ -8,7 +8,7 @@ from dmad.detectors.image.base import ImageDetector
 from dmad.nets.backbones import FeatureExtractor, patch_embedding
 
 
-class FeatureImageDetector(ImageDetector):
+class FeatureImageDetector(ImageDetector, abstract=True):
     """Adds ``backbone``, ``layers`` and ``pool`` parameters and patch-feature helpers.
 
     The backbone is pretrained and frozen, so it is rebuilt from the parameters (never saved);

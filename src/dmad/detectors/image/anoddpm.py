@@ -16,14 +16,14 @@ at 256 px with a 128-channel U-Net); the noise is dmad's standardised simplex no
 
 from __future__ import annotations
 
+from typing import Any
+
 from dmad.detectors.image._denoiser import ImageDenoiserDetector
-from dmad.detectors.registry import register
 
 __all__ = ["AnoDDPM"]
 
 
-@register("anoddpm")
-class AnoDDPM(ImageDenoiserDetector):
+class AnoDDPM(ImageDenoiserDetector, name="anoddpm"):
     """Partial-diffusion reconstruction error of a (simplex-noise) DDPM trained on normal images.
 
     Parameters
@@ -37,10 +37,11 @@ class AnoDDPM(ImageDenoiserDetector):
     n_steps, beta_schedule : int, str
         Length and kind of the noise schedule.
     base_channels, channel_mults : U-Net width and levels.
-    epochs, batch_size_train, lr, weight_decay, patience, max_seconds : training settings.
+    epochs, batch_size, lr, weight_decay, patience, max_seconds : training settings
+        (``batch_size`` images per optimiser step; ``max_seconds``: optional wall-clock cap).
     image_size : int or None
         Working resolution (images are resized to it; maps come back at input size).
-    channels, sigma, image_sigma, top_fraction, batch_size
+    channels, sigma, image_sigma, top_fraction, score_batch_size
         See :class:`~dmad.detectors.image.ImageDetector`.
     contamination, random_state, device, verbose : as for every detector.
 
@@ -61,7 +62,7 @@ class AnoDDPM(ImageDenoiserDetector):
         base_channels: int = 32,
         channel_mults: tuple[int, ...] = (1, 2, 2),
         epochs: int = 50,
-        batch_size_train: int = 32,
+        batch_size: int = 32,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         patience: int = 10,
@@ -71,8 +72,8 @@ class AnoDDPM(ImageDenoiserDetector):
         sigma: float = 4.0,
         image_sigma: float = 0.0,
         top_fraction: float = 0.0,
-        batch_size: int = 32,
-        contamination: float = 0.1,
+        score_batch_size: int = 32,
+        contamination: Any = 0.1,
         random_state: int | None = None,
         device: str = "auto",
         verbose: bool | None = None,
@@ -85,7 +86,7 @@ class AnoDDPM(ImageDenoiserDetector):
         self.base_channels = base_channels
         self.channel_mults = channel_mults
         self.epochs = epochs
-        self.batch_size_train = batch_size_train
+        self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
         self.patience = patience
@@ -95,7 +96,7 @@ class AnoDDPM(ImageDenoiserDetector):
         self.sigma = sigma
         self.image_sigma = image_sigma
         self.top_fraction = top_fraction
-        self.batch_size = batch_size
+        self.score_batch_size = score_batch_size
         self.contamination = contamination
         self.random_state = random_state
         self.device = device

@@ -7,13 +7,12 @@ resolution, Gaussian-smoothed (``sigma``), and the image score is the maximum, o
 top ``top_fraction`` of pixels, of that map smoothed further to ``image_sigma``. Why two scales: a
 pixel map should be sharp to localise, but an image verdict read from single pixels is decided by
 the hottest speck of texture in a normal image; smoothing over a region weighs how much anomalous
-evidence there is rather than where the noise peaks (on MTD, 256 px, the feature nearest-neighbour
-image AUROC rose from 0.82 to 0.93 with σ = 32 px instead of 4, its pixel maps untouched). The
+evidence there is rather than where the noise peaks (BENCHMARKS.md shows the effect on MTD). The
 default ``image_sigma=0`` reads the score off the anomaly map itself.
 
 Subclasses implement two hooks on working-resolution images (B, C, h, w): ``_fit_images(x)`` gets
 all training images on the CPU (iterate with ``self._batches``), ``_raw_maps(x) -> (B, h', w')``
-one batch already on the device (any map grid; it is upsampled).
+one batch of ``score_batch_size`` images already on the device (any map grid; it is upsampled).
 """
 
 from __future__ import annotations
@@ -53,15 +52,15 @@ def to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
     return x.expand(-1, 3, -1, -1)
 
 
-class ImageDetector(BaseDetector):
+class ImageDetector(BaseDetector, abstract=True):
     """Base of all image detectors: validation, channels, resizing, maps and image scores.
 
     Subclasses store these parameters: ``image_size`` (int or None: keep the input size),
     ``channels`` (1, 3 or None: as the training images), ``sigma`` (smoothing of the map in
     input pixels), ``image_sigma`` (total smoothing of the map the image score is read from; at
     most ``sigma``: the anomaly map itself), ``top_fraction`` (0: image score = that map's maximum;
-    else the mean of that fraction of its highest pixels) and ``batch_size`` (images per forward
-    pass).
+    else the mean of that fraction of its highest pixels) and ``score_batch_size`` (images per
+    scoring pass).
     """
 
     modality: ClassVar[str] = "image"
@@ -115,7 +114,8 @@ class ImageDetector(BaseDetector):
 
     def _restore_input(self, state: dict[str, Any]) -> None:
         self.n_channels_in_ = int(state["n_channels_in"])
-        self.input_size_ = tuple(int(v) for v in state["input_size"])
+        height, width = (int(v) for v in state["input_size"])
+        self.input_size_ = (height, width)
 
     # ---- helpers ------------------------------------------------------------------------------
     @property
@@ -138,7 +138,7 @@ class ImageDetector(BaseDetector):
             raise DataValidationError(
                 f"top_fraction must be in [0, 1) (0 = map maximum), got {self.top_fraction!r}."
             )
-        check_positive_int(self.batch_size, name="batch_size")
+        check_positive_int(self.score_batch_size, name="score_batch_size")
 
     @staticmethod
     def _as_tensor(X: Any) -> torch.Tensor:
@@ -185,9 +185,9 @@ class ImageDetector(BaseDetector):
         return torch.from_numpy(np.ascontiguousarray(arr))
 
     def _batches(self, x: torch.Tensor) -> Iterator[torch.Tensor]:
-        """Batches of ``batch_size`` images, moved to the device once each."""
-        for i in range(0, x.shape[0], self.batch_size):
-            yield x[i : i + self.batch_size].to(self.device_)
+        """Batches of ``score_batch_size`` images, moved to the device once each."""
+        for i in range(0, x.shape[0], self.score_batch_size):
+            yield x[i : i + self.score_batch_size].to(self.device_)
 
     def _maps(self, data: Images) -> torch.Tensor:
         """Smoothed maps at input resolution, float32 on the CPU."""

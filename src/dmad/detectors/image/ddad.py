@@ -17,19 +17,19 @@ averaged; the default resolution (64 px) and U-Net width suit a CPU.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 import torch.nn.functional as F
 
 from dmad.detectors.image._denoiser import ImageDenoiserDetector
 from dmad.detectors.image._features import FeatureImageDetector
-from dmad.detectors.registry import register
 from dmad.diffusion import toward_input
 
 __all__ = ["DDAD"]
 
 
-@register("ddad")
-class DDAD(ImageDenoiserDetector, FeatureImageDetector):
+class DDAD(ImageDenoiserDetector, FeatureImageDetector, name="ddad"):
     """Input-guided diffusion reconstruction with a pixel + feature distance map.
 
     Parameters
@@ -41,9 +41,9 @@ class DDAD(ImageDenoiserDetector, FeatureImageDetector):
     backbone, layers : str, tuple of int
         Feature extractor and tapped blocks for the feature distance (input ``image_size``).
     noise, t_stars, sampling_steps, n_steps, beta_schedule, base_channels, channel_mults,
-    epochs, batch_size_train, lr, weight_decay, patience, max_seconds :
+    epochs, batch_size, lr, weight_decay, patience, max_seconds :
         as for :class:`~dmad.detectors.image.AnoDDPM`.
-    image_size, channels, sigma, image_sigma, top_fraction, batch_size : see
+    image_size, channels, sigma, image_sigma, top_fraction, score_batch_size : see
         :class:`~dmad.detectors.image.ImageDetector`.
     contamination, random_state, device, verbose : as for every detector.
 
@@ -68,7 +68,7 @@ class DDAD(ImageDenoiserDetector, FeatureImageDetector):
         base_channels: int = 32,
         channel_mults: tuple[int, ...] = (1, 2, 2),
         epochs: int = 50,
-        batch_size_train: int = 32,
+        batch_size: int = 32,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         patience: int = 10,
@@ -78,8 +78,8 @@ class DDAD(ImageDenoiserDetector, FeatureImageDetector):
         sigma: float = 4.0,
         image_sigma: float = 0.0,
         top_fraction: float = 0.0,
-        batch_size: int = 32,
-        contamination: float = 0.1,
+        score_batch_size: int = 32,
+        contamination: Any = 0.1,
         random_state: int | None = None,
         device: str = "auto",
         verbose: bool | None = None,
@@ -96,7 +96,7 @@ class DDAD(ImageDenoiserDetector, FeatureImageDetector):
         self.base_channels = base_channels
         self.channel_mults = channel_mults
         self.epochs = epochs
-        self.batch_size_train = batch_size_train
+        self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
         self.patience = patience
@@ -106,14 +106,23 @@ class DDAD(ImageDenoiserDetector, FeatureImageDetector):
         self.sigma = sigma
         self.image_sigma = image_sigma
         self.top_fraction = top_fraction
-        self.batch_size = batch_size
+        self.score_batch_size = score_batch_size
         self.contamination = contamination
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
 
+    family: ClassVar[str] = "reconstruction (input-guided)"
+    # the image score averages the top 5 % of the map (about the test defect's area): the single
+    # hottest pixel of the feature-distance map is a speck of stripe texture on normal images
+    test_params: ClassVar[dict[str, Any]] = {
+        **ImageDenoiserDetector.test_params,
+        "layers": (1,),
+        "top_fraction": 0.05,
+    }
+
     def _denoiser(self, y: torch.Tensor) -> tuple[torch.nn.Module, torch.Tensor]:
-        return toward_input(self.net_, self._schedule(), float(self.guidance_weight)), y
+        return toward_input(self.net_, self.schedule_, float(self.guidance_weight)), y
 
     def _error(self, x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
         pixel = (recon - x).abs().mean(dim=(0, 2))

@@ -20,13 +20,13 @@ segmentation net is a small dmad :class:`~dmad.nets.UNet2D` run at t = 0.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 
+from dmad.detectors.base import load_net, net_state
 from dmad.detectors.image._denoiser import ImageDenoiserDetector
-from dmad.detectors.registry import register
 from dmad.diffusion import TrainConfig, reconstruct, train_model
 from dmad.exceptions import DataValidationError
 from dmad.generation.image import IMAGE_KINDS, inject_image
@@ -44,8 +44,7 @@ def _focal_smooth_l1(logits: torch.Tensor, mask: torch.Tensor, gamma: float = 2.
     return focal + F.smooth_l1_loss(prob, mask)
 
 
-@register("diffusionad")
-class DiffusionAD(ImageDenoiserDetector):
+class DiffusionAD(ImageDenoiserDetector, name="diffusionad"):
     """One-step diffusion reconstruction + a segmentation head trained on synthetic anomalies.
 
     Parameters
@@ -62,9 +61,9 @@ class DiffusionAD(ImageDenoiserDetector):
         training images).
     n_steps, beta_schedule, noise : the denoiser's schedule and training noise.
     base_channels, channel_mults : denoiser U-Net width and levels.
-    epochs, batch_size_train, lr, weight_decay, patience, max_seconds : denoiser training
+    epochs, batch_size, lr, weight_decay, patience, max_seconds : denoiser training
         (``max_seconds`` also caps the head's training).
-    image_size, channels, sigma, image_sigma, top_fraction, batch_size : see
+    image_size, channels, sigma, image_sigma, top_fraction, score_batch_size : see
         :class:`~dmad.detectors.image.ImageDetector`.
     contamination, random_state, device, verbose : as for every detector.
 
@@ -87,7 +86,7 @@ class DiffusionAD(ImageDenoiserDetector):
         base_channels: int = 32,
         channel_mults: tuple[int, ...] = (1, 2, 2),
         epochs: int = 50,
-        batch_size_train: int = 32,
+        batch_size: int = 32,
         lr: float = 2e-4,
         weight_decay: float = 0.0,
         patience: int = 10,
@@ -97,8 +96,8 @@ class DiffusionAD(ImageDenoiserDetector):
         sigma: float = 4.0,
         image_sigma: float = 0.0,
         top_fraction: float = 0.0,
-        batch_size: int = 32,
-        contamination: float = 0.1,
+        score_batch_size: int = 32,
+        contamination: Any = 0.1,
         random_state: int | None = None,
         device: str = "auto",
         verbose: bool | None = None,
@@ -113,7 +112,7 @@ class DiffusionAD(ImageDenoiserDetector):
         self.base_channels = base_channels
         self.channel_mults = channel_mults
         self.epochs = epochs
-        self.batch_size_train = batch_size_train
+        self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
         self.patience = patience
@@ -123,11 +122,21 @@ class DiffusionAD(ImageDenoiserDetector):
         self.sigma = sigma
         self.image_sigma = image_sigma
         self.top_fraction = top_fraction
-        self.batch_size = batch_size
+        self.score_batch_size = score_batch_size
         self.contamination = contamination
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+
+    family: ClassVar[str] = "reconstruction + head on generated anomalies"
+    test_params: ClassVar[dict[str, Any]] = {
+        **{k: v for k, v in ImageDenoiserDetector.test_params.items() if k != "sampling_steps"},
+        "t_stars": (300,),
+        "head_channels": 8,
+        "head_epochs": 15,
+        # the image score averages the top 5 % of the map (about the test defect's area)
+        "top_fraction": 0.05,
+    }
 
     # ---- training -----------------------------------------------------------------------------
     def _fit_images(self, x: torch.Tensor) -> None:
@@ -155,14 +164,13 @@ class DiffusionAD(ImageDenoiserDetector):
         self.head_ = None
         if self.synthetic is None:
             return
-        self.head_config_ = {
-            "kind": "unet2d",
-            "in_channels": 2 * self.channels_,
-            "out_channels": 1,
-            "base_channels": self.head_channels,
-            "channel_mults": [1, 2, 2],
-        }
-        self.head_ = build_net(**self.head_config_).to(self.device_)
+        self.head_ = build_net(
+            "unet2d",
+            in_channels=2 * self.channels_,
+            out_channels=1,
+            base_channels=self.head_channels,
+            channel_mults=[1, 2, 2],
+        ).to(self.device_)
 
         def loss_fn(model, batch, gen):
             # Fresh anomalies at every step (as DRAEM): a fixed synthetic set is memorised.
@@ -178,7 +186,7 @@ class DiffusionAD(ImageDenoiserDetector):
 
         config = TrainConfig(
             epochs=self.head_epochs,
-            batch_size=self.batch_size_train,
+            batch_size=self._train_config(len(x)).batch_size,
             lr=1e-3,
             max_seconds=self.max_seconds,
             val_fraction=0.0,
@@ -205,7 +213,7 @@ class DiffusionAD(ImageDenoiserDetector):
         """One-step x0 predictions in [0, 1], shape (len(t_stars), B, C, h, w)."""
         recon = reconstruct(
             self.net_,
-            self._schedule(),
+            self.schedule_,
             x * 2 - 1,
             list(self.t_stars),
             sampling_steps=1,
@@ -225,12 +233,9 @@ class DiffusionAD(ImageDenoiserDetector):
     def _model_state(self) -> dict[str, Any]:
         state = super()._model_state()
         if self.head_ is not None:
-            state.update(head=self.head_.state_dict(), head_config=self.head_config_)
+            state["head"] = net_state(self.head_)
         return state
 
     def _restore_model(self, state: dict[str, Any]) -> None:
         super()._restore_model(state)
-        self.head_ = None
-        if "head" in state:
-            self.head_config_ = dict(state["head_config"])
-            self.head_ = self._load_net(self.head_config_, state["head"])
+        self.head_ = load_net(state["head"], self.device_) if "head" in state else None

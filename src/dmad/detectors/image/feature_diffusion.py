@@ -10,26 +10,26 @@ aggregation, Roth et al., CVPR 2022); each patch gets two diffusion scores:
 - **time estimate** (DTE-NP): the noise level σ_t at which the patch looks like a noised normal
   patch — the square root of the posterior mode of the noise variance,
   ``mean_k ||f - f_i||^2 / (2 (d/2 - 1 + 1))`` over its ``n_neighbors`` nearest features in a
-  memory bank of ``bank_size`` random training patches (a standard deviation, so that smoothing
-  and averaging a map add up distances, not squared distances);
+  memory bank of ``bank_size`` random training patches (:func:`dmad.diffusion.time_estimate`; a
+  standard deviation, so that smoothing and averaging a map add up distances, not squared
+  distances);
 - **denoising residual**: a residual-MLP ε-denoiser trained on (standardised) training patch
   features; the patch is noised to each of ``t_stars``, denoised in one jump, and the mean squared
-  distance between the patch and its x0 estimate is the residual. It sees *all* training patches,
-  so it covers normal patterns the random bank misses.
+  distance between the patch and its x0 estimate is the residual. It sees up to
+  ``max_fit_samples`` training patches, so it covers normal patterns the random bank misses.
 
 Each score is standardised with its mean and standard deviation on held-out training patches (not
-in the bank), and the patch map is ``(1 - denoiser_weight) * z_time + denoiser_weight * z_resid``,
-upsampled to the image and smoothed.
+in the bank; :class:`dmad.ops.Calibrator`), and the patch map is
+``(1 - denoiser_weight) * z_time + denoiser_weight * z_resid``, upsampled to the image and
+smoothed.
 
 Defaults: EfficientNet-Lite0 blocks 4 + 10 at 224 px as in the feature nearest-neighbour baseline;
 a bank of 30 000 patches and k = 1; weight 0.25 on the residual; the image score is the mean of
 the top 10 % of the map smoothed to σ = 32 px (``image_sigma``, ``top_fraction``; see
 :mod:`dmad.detectors.image.base`). They were tuned on the MTD dev images (so MTD figures are
-optimistic for new data), from the observation there that the two scores are good at different
-things: the time estimate ranks images (image AUROC 0.96 alone, 0.80 for the residual alone),
-the residual localises (pixel AUROC 0.964 alone against 0.954); k = 3 and a 16 000-patch bank
-cost 0.04-0.08 image AUROC; a residual weight of 0.25 keeps most of both (0.944 / 0.961 / AUPRO
-0.822 in that exploration, against 0.918 / 0.964 / 0.825 for 0.5).
+optimistic for new data; BENCHMARKS.md), from the observation there that the two scores are good
+at different things: the time estimate ranks images, the residual localises; a larger k and a
+smaller bank ranked images worse, and a residual weight of 0.25 keeps most of both.
 
 Departures, deliberate: no diffusion model in pixel space is run (DiAD's SD-style denoiser and
 GLAD's adaptive denoising are replaced by the two feature-space scores above, which are what a
@@ -39,15 +39,14 @@ GLAD's adaptive denoising are replaced by the two feature-space scores above, wh
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from dmad.detectors.base import DenoiserMixin
 from dmad.detectors.image._features import FeatureImageDetector
-from dmad.detectors.registry import register
-from dmad.detectors.tabular.dte import inverse_gamma_shape
-from dmad.diffusion import NoiseSchedule, denoising_error, denoising_loss, train_model
+from dmad.diffusion import denoising_error, denoising_loss, time_estimate
 from dmad.exceptions import DataValidationError
 from dmad.nets import build_net
 from dmad.ops import Calibrator, Standardizer, knn, subsample
@@ -59,8 +58,7 @@ __all__ = ["FeatureDiffusion"]
 _N_CALIBRATION = 20_000
 
 
-@register("feature_diffusion")
-class FeatureDiffusion(FeatureImageDetector):
+class FeatureDiffusion(DenoiserMixin, FeatureImageDetector, name="feature_diffusion"):
     """DTE time estimate + feature-denoising residual on frozen backbone patch features.
 
     Parameters
@@ -74,7 +72,8 @@ class FeatureDiffusion(FeatureImageDetector):
     image_size : int or None
         Working (backbone input) resolution.
     bank_size : int
-        Random training patches kept for the time estimate.
+        Random training patches kept as the memory bank of the time estimate (drawn from the
+        fit sample).
     n_neighbors : int
         k of the DTE-NP posterior.
     denoiser_weight : float
@@ -85,10 +84,12 @@ class FeatureDiffusion(FeatureImageDetector):
         Length of the linear noise schedule.
     hidden, n_blocks : int
         Width and depth of the residual-MLP denoiser.
-    max_train_patches : int
-        Training patches (random) the denoiser sees.
-    epochs, batch_size_train, lr, weight_decay, patience, max_seconds : training settings.
-    channels, sigma, image_sigma, top_fraction, batch_size
+    max_fit_samples : int
+        Training patches (a seeded subsample) the detector learns from: the denoiser trains on
+        them and the bank is drawn from them.
+    epochs, batch_size, lr, weight_decay, patience, max_seconds : denoiser training settings
+        (``batch_size`` patches per optimiser step).
+    channels, sigma, image_sigma, top_fraction, score_batch_size
         See :class:`~dmad.detectors.image.ImageDetector`.
     contamination, random_state, device, verbose : as for every detector.
 
@@ -112,19 +113,19 @@ class FeatureDiffusion(FeatureImageDetector):
         n_steps: int = 1000,
         hidden: int = 256,
         n_blocks: int = 2,
-        max_train_patches: int = 200_000,
+        max_fit_samples: int = 200_000,
         epochs: int = 8,
-        batch_size_train: int = 1024,
+        batch_size: int = 1024,
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
         patience: int = 3,
-        max_seconds: float | None = 300.0,
+        max_seconds: float | None = None,
         channels: int | None = None,
         sigma: float = 4.0,
         image_sigma: float = 32.0,
         top_fraction: float = 0.1,
-        batch_size: int = 16,
-        contamination: float = 0.1,
+        score_batch_size: int = 16,
+        contamination: Any = 0.1,
         random_state: int | None = None,
         device: str = "auto",
         verbose: bool | None = None,
@@ -140,9 +141,9 @@ class FeatureDiffusion(FeatureImageDetector):
         self.n_steps = n_steps
         self.hidden = hidden
         self.n_blocks = n_blocks
-        self.max_train_patches = max_train_patches
+        self.max_fit_samples = max_fit_samples
         self.epochs = epochs
-        self.batch_size_train = batch_size_train
+        self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
         self.patience = patience
@@ -151,15 +152,23 @@ class FeatureDiffusion(FeatureImageDetector):
         self.sigma = sigma
         self.image_sigma = image_sigma
         self.top_fraction = top_fraction
-        self.batch_size = batch_size
+        self.score_batch_size = score_batch_size
         self.contamination = contamination
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
 
+    family: ClassVar[str] = "density / time estimation + feature denoising"
+    test_params: ClassVar[dict[str, Any]] = {
+        "image_size": 64,
+        "bank_size": 2000,
+        "max_fit_samples": 5000,
+        "epochs": 2,
+    }
+
     # ---- fitting ------------------------------------------------------------------------------
     def _fit_images(self, x: torch.Tensor) -> None:
-        for name in ("bank_size", "n_neighbors", "max_train_patches", "hidden", "n_blocks"):
+        for name in ("bank_size", "n_neighbors", "max_fit_samples", "hidden", "n_blocks"):
             check_positive_int(getattr(self, name), name=name)
         if not 0 <= self.denoiser_weight <= 1:
             raise DataValidationError(
@@ -178,58 +187,38 @@ class FeatureDiffusion(FeatureImageDetector):
         # disjoint seeded parts: calibration patches, then the bank and the denoiser's patches
         calibration = subsample(rows.shape[0], n_cal, self.seed_)
         rest = np.setdiff1d(np.arange(rows.shape[0]), calibration)
-        bank = rest[subsample(len(rest), self.bank_size, self.seed_ + 1)]
-        train = rest[subsample(len(rest), self.max_train_patches, self.seed_ + 2)]
+        train = rest[subsample(len(rest), self.max_fit_samples, self.seed_ + 2)]
+        bank = train[subsample(len(train), self.bank_size, self.seed_ + 1)]
         self.bank_ = rows[torch.from_numpy(bank)].to(self.device_)
-        self.scaler_ = Standardizer().fit(rows[torch.from_numpy(rest)])
-        self.net_config_ = {
-            "kind": "mlp",
-            "in_features": rows.shape[1],
-            "hidden": self.hidden,
-            "n_blocks": self.n_blocks,
-        }
-        self.net_ = build_net(**self.net_config_).to(self.device_)
+        self.scaler_ = Standardizer().fit(rows[torch.from_numpy(train)])
+        config = self._mlp_config(rows.shape[1])
         if self.denoiser_weight > 0:
-            self._train_denoiser(rows[torch.from_numpy(train)].to(self.device_))
+            self._train_denoiser(config, rows[torch.from_numpy(train)].to(self.device_))
+        else:  # the residual is not used: an untrained net keeps the saved state uniform
+            self.net_ = build_net(**config).to(self.device_)
         # raw-score statistics on patches neither in the bank nor seen in training
         raw = torch.stack(self._patch_scores(rows[torch.from_numpy(calibration)].to(self.device_)))
         self.calibration_ = Calibrator("zscore").fit(raw.T)
 
-    def _train_denoiser(self, rows: torch.Tensor) -> None:
-        schedule = self._schedule()
-        data = self.scaler_.transform(rows)
-
+    def _train_denoiser(self, config: dict[str, Any], rows: torch.Tensor) -> None:
         def loss_fn(model, batch, gen):
-            return denoising_loss(model, schedule, batch[0], gen)
+            return denoising_loss(model, self.schedule_, batch[0], gen)
 
-        config = self._train_config()
-        config.batch_size = self.batch_size_train
-        self.train_result_ = train_model(
-            self.net_,
-            loss_fn,
-            data,
-            config,
-            seed=self.seed_,
-            progress=self.verbose,
-            desc="feature denoiser",
-        )
+        self._train_net(config, loss_fn, self.scaler_.transform(rows))
 
     # ---- scoring ------------------------------------------------------------------------------
-    def _schedule(self) -> NoiseSchedule:
-        return NoiseSchedule.create("linear", self.n_steps, device=self.device_)
-
     @torch.no_grad()
     def _patch_scores(
         self, rows: torch.Tensor, noise: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(time estimate, denoising residual) of (P, D) patch features."""
         d2 = knn(rows, self.bank_, self.n_neighbors).sq_distances
-        time = (d2.mean(dim=1) / (2 * (inverse_gamma_shape(rows.shape[1]) + 1))).sqrt()
+        time = time_estimate(d2, rows.shape[1]).sqrt()
         if self.denoiser_weight == 0:
             return time, torch.zeros_like(time)
         resid = denoising_error(
             self.net_,
-            self._schedule(),
+            self.schedule_,
             self.scaler_.transform(rows),
             self.t_stars,
             space="x0",
@@ -257,18 +246,16 @@ class FeatureDiffusion(FeatureImageDetector):
     # ---- persistence --------------------------------------------------------------------------
     def _model_state(self) -> dict[str, Any]:
         return {
+            **super()._model_state(),
             "bank": self.bank_,
             "scaler": self.scaler_.get_state(),
             "calibration": self.calibration_.get_state(),
             "grid": list(self.grid_),
-            "net": self.net_.state_dict(),
-            "net_config": self.net_config_,
         }
 
     def _restore_model(self, state: dict[str, Any]) -> None:
+        super()._restore_model(state)
         self.bank_ = state["bank"].to(self.device_)
         self.scaler_ = Standardizer().set_state(state["scaler"])
         self.calibration_ = Calibrator().set_state(state["calibration"])
         self.grid_ = tuple(int(v) for v in state["grid"])
-        self.net_config_ = dict(state["net_config"])
-        self.net_ = self._load_net(self.net_config_, state["net"])

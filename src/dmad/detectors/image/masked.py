@@ -21,11 +21,12 @@ RePaint's resampling; CPU-sized defaults as for :class:`~dmad.detectors.image.An
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 import torch.nn.functional as F
 
 from dmad.detectors.image._denoiser import ImageDenoiserDetector
-from dmad.detectors.registry import register
 from dmad.diffusion import keep_known
 from dmad.exceptions import DataValidationError
 from dmad.validation import check_positive_int
@@ -33,8 +34,7 @@ from dmad.validation import check_positive_int
 __all__ = ["MaskedDiffusion"]
 
 
-@register("masked_diffusion")
-class MaskedDiffusion(ImageDenoiserDetector):
+class MaskedDiffusion(ImageDenoiserDetector, name="masked_diffusion"):
     """Inpainting error of complementary patch masks under a DDPM trained on normal images.
 
     Parameters
@@ -44,9 +44,9 @@ class MaskedDiffusion(ImageDenoiserDetector):
     n_masks : int
         Complementary masks; each hides ``1 / n_masks`` of the patches.
     noise, t_stars, sampling_steps, n_steps, beta_schedule, base_channels, channel_mults,
-    epochs, batch_size_train, lr, weight_decay, patience, max_seconds :
+    epochs, batch_size, lr, weight_decay, patience, max_seconds :
         as for :class:`~dmad.detectors.image.AnoDDPM`.
-    image_size, channels, sigma, image_sigma, top_fraction, batch_size : see
+    image_size, channels, sigma, image_sigma, top_fraction, score_batch_size : see
         :class:`~dmad.detectors.image.ImageDetector`.
     contamination, random_state, device, verbose : as for every detector.
 
@@ -69,7 +69,7 @@ class MaskedDiffusion(ImageDenoiserDetector):
         base_channels: int = 32,
         channel_mults: tuple[int, ...] = (1, 2, 2),
         epochs: int = 50,
-        batch_size_train: int = 32,
+        batch_size: int = 32,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         patience: int = 10,
@@ -79,8 +79,8 @@ class MaskedDiffusion(ImageDenoiserDetector):
         sigma: float = 4.0,
         image_sigma: float = 0.0,
         top_fraction: float = 0.0,
-        batch_size: int = 32,
-        contamination: float = 0.1,
+        score_batch_size: int = 32,
+        contamination: Any = 0.1,
         random_state: int | None = None,
         device: str = "auto",
         verbose: bool | None = None,
@@ -95,7 +95,7 @@ class MaskedDiffusion(ImageDenoiserDetector):
         self.base_channels = base_channels
         self.channel_mults = channel_mults
         self.epochs = epochs
-        self.batch_size_train = batch_size_train
+        self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
         self.patience = patience
@@ -105,11 +105,14 @@ class MaskedDiffusion(ImageDenoiserDetector):
         self.sigma = sigma
         self.image_sigma = image_sigma
         self.top_fraction = top_fraction
-        self.batch_size = batch_size
+        self.score_batch_size = score_batch_size
         self.contamination = contamination
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+
+    family: ClassVar[str] = "reconstruction (inpainting)"
+    test_params: ClassVar[dict[str, Any]] = {**ImageDenoiserDetector.test_params, "patch_size": 4}
 
     def _masks(self, size: tuple[int, int]) -> torch.Tensor:
         """(n_masks, 1, h, w) 0/1 masks (1 = hidden) partitioning the patches; seeded."""
@@ -130,7 +133,7 @@ class MaskedDiffusion(ImageDenoiserDetector):
 
     def _expand(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One copy of each image per mask (image-major) and the matching masks."""
-        masks = self._masks(tuple(y.shape[-2:]))
+        masks = self._masks((y.shape[-2], y.shape[-1]))
         return y.repeat_interleave(self.n_masks, dim=0), masks.repeat(y.shape[0], 1, 1, 1)
 
     def _start(self, y: torch.Tensor) -> torch.Tensor:
@@ -139,7 +142,7 @@ class MaskedDiffusion(ImageDenoiserDetector):
 
     def _denoiser(self, y: torch.Tensor) -> tuple[torch.nn.Module, torch.Tensor]:
         copies, masks = self._expand(y)
-        return keep_known(self.net_, self._schedule()), torch.cat(
+        return keep_known(self.net_, self.schedule_), torch.cat(
             [copies, masks.expand_as(copies)], dim=1
         )
 

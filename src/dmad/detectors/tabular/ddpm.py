@@ -13,15 +13,19 @@ squared error over t* and ``n_repeats`` noise draws — the same quantity at a f
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
+import numpy as np
 import torch
 
-from dmad.detectors.registry import register
-from dmad.detectors.tabular._denoiser import VectorDenoiserDetector
-from dmad.diffusion import reconstruct
+from dmad.detectors.base import DenoiserMixin, TabularDetector
+from dmad.diffusion import denoising_loss, reconstruct
+from dmad.validation import check_positive_int
+
+__all__ = ["DDPM"]
 
 
-@register("ddpm")
-class DDPM(VectorDenoiserDetector):
+class DDPM(DenoiserMixin, TabularDetector, name="ddpm"):
     """Partial-diffusion reconstruction error of a DDPM trained on normal rows.
 
     Parameters
@@ -37,7 +41,9 @@ class DDPM(VectorDenoiserDetector):
     hidden, n_blocks, dropout : network width, depth and dropout of the residual MLP denoiser.
     epochs, batch_size, lr, weight_decay, patience, max_seconds : training settings
         (AdamW with EMA and early stopping on a 10 % held-out slice).
-    contamination : float
+    score_batch_size : int
+        Rows per scoring batch (each is reconstructed from every t* at once).
+    contamination : float or threshold rule
         Fraction of training data assumed anomalous; sets ``threshold_``.
     random_state : int or None
         Seed for weights, training noise and scoring noise.
@@ -50,10 +56,13 @@ class DDPM(VectorDenoiserDetector):
     --------
     >>> import numpy as np
     >>> X = np.random.default_rng(0).normal(size=(200, 4))
-    >>> det = DDPM(epochs=2, random_state=0).fit(X)
+    >>> det = DDPM(epochs=2, hidden=32, n_blocks=1, random_state=0).fit(X)
     >>> det.decision_function(X[:3]).shape
     (3,)
     """
+
+    family: ClassVar[str] = "reconstruction"
+    test_params: ClassVar[dict[str, Any]] = {"epochs": 100, "hidden": 64, "n_blocks": 2}
 
     def __init__(
         self,
@@ -72,7 +81,7 @@ class DDPM(VectorDenoiserDetector):
         patience: int = 20,
         max_seconds: float | None = None,
         score_batch_size: int = 4096,
-        contamination: float = 0.1,
+        contamination: Any = 0.1,
         random_state: int | None = None,
         device: str = "auto",
         verbose: bool | None = None,
@@ -97,15 +106,22 @@ class DDPM(VectorDenoiserDetector):
         self.device = device
         self.verbose = verbose
 
-    def _score(self, X: torch.Tensor) -> torch.Tensor:
-        schedule = self._schedule()
-        gen = self._generator()
-        t_stars = list(self.t_stars) * self.n_repeats
+    def _fit(self, X: torch.Tensor) -> None:
+        def loss_fn(model, batch, gen):
+            return denoising_loss(model, self.schedule_, batch[0], gen)
 
-        def chunk_score(rows: torch.Tensor, _: int) -> torch.Tensor:
-            recon = reconstruct(
-                self.net_, schedule, rows, t_stars, self.sampling_steps, generator=gen
-            )
-            return ((recon - rows) ** 2).mean(dim=(0, 2))
+        self._train_net(self._mlp_config(X.shape[1]), loss_fn, X)
 
-        return self._batched(X, chunk_score).cpu().numpy()
+    def _score(self, X: torch.Tensor) -> np.ndarray:
+        t_stars = list(self.t_stars) * check_positive_int(self.n_repeats, name="n_repeats")
+        recon = reconstruct(
+            self.net_,
+            self.schedule_,
+            X,
+            t_stars,
+            self.sampling_steps,
+            generator=self._generator(),
+            max_batch=check_positive_int(self.score_batch_size, name="score_batch_size")
+            * len(t_stars),
+        )
+        return ((recon - X) ** 2).mean(dim=(0, 2)).double().cpu().numpy()

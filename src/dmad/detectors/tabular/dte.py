@@ -7,9 +7,8 @@ and the detector estimates the noise level (diffusion time) that produced it; an
 from the normal data and so look heavily diffused. Three estimators share this mechanism:
 
 - ``dte_np``: non-parametric. With the k nearest training rows as the "clean" candidates, the
-  Gaussian likelihood N(x; x_i, s^2 I) as a function of the variance s^2 is an inverse-gamma
-  density with shape d/2 - 1 and scale ||x - x_i||^2 / 2; averaging the k smallest squared
-  distances gives the posterior p(s^2 | x) = InvGamma(d/2 - 1, mean_k ||x - x_i||^2 / 2).
+  posterior of the noise variance is InvGamma(d/2 - 1, mean_k ||x - x_i||^2 / 2)
+  (:func:`dmad.diffusion.time_estimate`).
 - ``dte_ig``: a network predicts that inverse-gamma scale from x (trained by maximum likelihood
   of the true noise variance of noised training rows).
 - ``dte_c``: a network classifies x into ``n_bins`` equal bins of diffusion time (cross-entropy).
@@ -34,101 +33,42 @@ Where dmad departs from the paper's code, deliberately:
   training but scores with the raw f, whose sign is arbitrary (on ADBench ``wbc`` that inverts
   the ranking). Its loss is the negative log-likelihood in the scale b, shifted by a constant so
   that its minimum is 0 (see :class:`DTEInverseGamma`).
-- Both networks are dmad's residual MLP (width 256, 2 blocks, dropout 0.1, given a constant
-  timestep since they must not see t; the reference uses a 256-512-256 ReLU MLP), trained
-  with AdamW, EMA weights, batches of up to 512 rows and early stopping instead of 400 epochs of
-  Adam at batch 64: the same estimator in a small fraction of the time. Early stopping watches
-  a held-out loss taken at a fixed grid of t (:func:`loss_timesteps`), since random t on a few
-  dozen held-out rows make it too noisy to trust.
+- Both networks are dmad's residual MLP (width 256, 2 blocks, dropout 0.1, without time
+  conditioning since they must read t off x; the reference uses a 256-512-256 ReLU MLP),
+  trained with AdamW, EMA weights, batches of up to 512 rows and early stopping instead of 400
+  epochs of Adam at batch 64: the same estimator in a small fraction of the time. Early stopping
+  watches a held-out loss taken at a fixed grid of t (:func:`dmad.diffusion.loss_timesteps`),
+  since random t on a few dozen held-out rows make it too noisy to trust.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dmad.detectors.base import TabularDetector
-from dmad.detectors.registry import register
-from dmad.diffusion import NoiseSchedule, q_sample, train_model
+from dmad.detectors.base import DenoiserMixin, TabularDetector
+from dmad.diffusion import (
+    NoiseSchedule,
+    inverse_gamma_shape,
+    loss_timesteps,
+    q_sample,
+    time_estimate,
+)
 from dmad.exceptions import DataValidationError
-from dmad.nets import build_net
 from dmad.ops import knn
+from dmad.ops.neighbors import ExclusionZone
 from dmad.validation import check_positive_int
 
-__all__ = [
-    "DTECategorical",
-    "DTEInverseGamma",
-    "DTENonParametric",
-    "auto_batch_size",
-    "loss_timesteps",
-]
+__all__ = ["DTECategorical", "DTEInverseGamma", "DTENonParametric"]
 
-#: DTE's linear beta schedule.
-BETA_START, BETA_END = 1e-4, 0.01
-#: Smallest inverse-gamma shape: d/2 - 1 at d = 3; keeps the posterior proper for d <= 2.
-MIN_SHAPE = 0.5
+#: DTE's linear beta schedule
+DTE_BETAS = (1e-4, 0.01)
 
 
-def inverse_gamma_shape(n_features: int) -> float:
-    """Shape ``d/2 - 1`` of the posterior over the noise variance, clamped at :data:`MIN_SHAPE`."""
-    return max(n_features / 2.0 - 1.0, MIN_SHAPE)
-
-
-def auto_batch_size(n_rows: int, largest: int = 512, steps: int = 16, smallest: int = 32) -> int:
-    """Rows per training step when ``batch_size=None``: about ``steps`` steps per epoch.
-
-    Large batches are fast per row, but a small training set then gets one or two optimiser
-    steps per epoch, and early stopping, which counts epochs, ends training after a few dozen
-    steps. Aiming at ``steps`` steps per epoch, between ``smallest`` and ``largest`` rows per
-    step, gives small sets enough updates and large sets large batches.
-
-    Examples
-    --------
-    >>> auto_batch_size(500), auto_batch_size(5_000), auto_batch_size(1_000_000)
-    (32, 312, 512)
-    """
-    return int(min(largest, max(smallest, n_rows // steps)))
-
-
-def loss_timesteps(
-    x0: torch.Tensor, n_steps: int, generator: torch.Generator, *, training: bool, grid: int = 16
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rows and diffusion timesteps for one evaluation of a training loss.
-
-    In training every row gets its own t ~ U{0, ..., T-1}. For the held-out loss that early
-    stopping watches (``training=False``), every row is taken at ``grid`` evenly spaced t
-    instead: with a small held-out slice, random t make that loss so noisy that a lucky early
-    epoch (even the untrained network) can look best and stop training.
-
-    Examples
-    --------
-    >>> rows, t = loss_timesteps(torch.zeros(2, 3), 100, torch.Generator(), training=False, grid=4)
-    >>> rows.shape, t.tolist()
-    (torch.Size([8, 3]), [0, 33, 66, 99, 0, 33, 66, 99])
-    """
-    if training:
-        t = torch.randint(0, n_steps, (x0.shape[0],), generator=generator, device=x0.device)
-        return x0, t
-    steps = torch.linspace(0, n_steps - 1, min(grid, n_steps), device=x0.device).long()
-    return x0.repeat_interleave(len(steps), dim=0), steps.repeat(x0.shape[0])
-
-
-class _DTE(TabularDetector):
-    """The scoring frame the three estimators share: a per-row diffusion-level estimate."""
-
-    def _score(self, X: torch.Tensor) -> np.ndarray:
-        return self._estimate(X).double().cpu().numpy()
-
-    def _estimate(self, X: torch.Tensor) -> torch.Tensor:
-        """Per-row estimate of the diffusion time (or noise variance) of ``X``."""
-        raise NotImplementedError
-
-
-@register("dte_np")
-class DTENonParametric(_DTE):
+class DTENonParametric(TabularDetector, name="dte_np"):
     """DTE-NP: posterior mode of the noise variance from the k nearest training rows; no training.
 
     The score is the mode of InvGamma(shape = d/2 - 1, scale = mean_k ||x - x_i||^2 / 2), i.e.
@@ -140,12 +80,13 @@ class DTENonParametric(_DTE):
     ----------
     n_neighbors : int
         k, the number of nearest training rows averaged.
-    contamination : float
-        Fraction of training data assumed anomalous; sets ``threshold_``.
+    contamination : float or threshold rule
+        Fraction of training data assumed anomalous (sets ``threshold_``), or a rule from
+        :mod:`dmad.thresholds`.
     random_state : int or None
         Unused (the detector is deterministic); kept for a uniform API.
     device : str
-        "auto" (cuda → mps → cpu), "cpu", "cuda", ...
+        "auto" (cuda → mps → cpu), "cpu", "cuda", ... (the neighbour search runs there).
     verbose : bool or None
         Unused; kept for a uniform API.
 
@@ -158,10 +99,12 @@ class DTENonParametric(_DTE):
     True
     """
 
+    family: ClassVar[str] = "density / time estimation"
+
     def __init__(
         self,
         n_neighbors: int = 5,
-        contamination: float = 0.1,
+        contamination: Any = 0.1,
         random_state: int | None = None,
         device: str = "auto",
         verbose: bool | None = None,
@@ -182,8 +125,11 @@ class DTENonParametric(_DTE):
             )
         self.train_ = X
 
+    def _score(self, X: torch.Tensor) -> np.ndarray:
+        return self._estimate(X).double().cpu().numpy()
+
     def _estimate(
-        self, X: torch.Tensor, exclusion_zone: tuple[torch.Tensor, torch.Tensor, int] | None = None
+        self, X: torch.Tensor, exclusion_zone: ExclusionZone | None = None
     ) -> torch.Tensor:
         # fit() scores the very tensor it stored: leave each row out of its own neighbours.
         d2 = knn(
@@ -193,12 +139,9 @@ class DTENonParametric(_DTE):
             exclude_self=X is self.train_,
             exclusion_zone=exclusion_zone,
         ).sq_distances
-        scale = d2.mean(dim=1) / 2
-        return scale / (inverse_gamma_shape(X.shape[1]) + 1)
+        return time_estimate(d2, X.shape[1])
 
-    def score_excluding(
-        self, X: Any, exclusion_zone: tuple[torch.Tensor, torch.Tensor, int]
-    ) -> np.ndarray:
+    def score_excluding(self, X: Any, exclusion_zone: ExclusionZone) -> np.ndarray:
         """``decision_function`` with pairs in ``exclusion_zone`` kept out of the neighbours.
 
         ``exclusion_zone`` is ``(positions of X's rows, positions of the training rows, radius)``
@@ -215,96 +158,75 @@ class DTENonParametric(_DTE):
         self.train_ = state["train"].to(self.device_)
 
 
-class _NeuralDTE(_DTE):
+class _NeuralDTE(DenoiserMixin, TabularDetector, abstract=True):
     """DTE with a network reading the diffusion level off x: shared training and batched scoring.
 
     Subclasses define the output width, the loss on (output, t) and the read-out of the score.
     """
 
-    def _schedule(self) -> NoiseSchedule:
-        return NoiseSchedule.create("linear", self.n_steps, BETA_START, BETA_END, self.device_)
-
-    def _check_params(self) -> None:
-        check_positive_int(self.n_steps, name="n_steps")
+    family: ClassVar[str] = "density / time estimation"
+    beta_range: ClassVar[tuple[float, float]] = DTE_BETAS
 
     def _n_outputs(self) -> int:
         raise NotImplementedError
 
-    def _loss(self, output: torch.Tensor, t: torch.Tensor, schedule: NoiseSchedule) -> torch.Tensor:
+    def _loss(self, output: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def _readout(self, output: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def _forward(self, net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """``net(x, t=0)``: the net must estimate t from x alone, so every row gets t = 0.
-
-        The timestep embedding is then a single vector; computing it once rather than once per
-        row (as ``net.forward`` would) roughly halves the cost of training and scoring. The test
-        suite checks that this equals ``net(x, zeros)``.
-        """
-        emb = net.time_embed(torch.zeros(1, device=x.device))
-        h = net.inp(x)
-        for block in net.blocks:
-            h = block(h, emb)
-        return net.out(h)
+    def _check_params(self) -> None:
+        check_positive_int(self.n_steps, name="n_steps")
 
     def _fit(self, X: torch.Tensor) -> None:
         self._check_params()
         self.n_features_ = int(X.shape[1])
-        self.net_config_ = {
-            "kind": "mlp",
-            "in_features": self.n_features_,
-            "hidden": self.hidden,
-            "n_blocks": self.n_blocks,
-            "dropout": self.dropout,
-            "out_features": self._n_outputs(),
-        }
-        self.net_ = build_net(**self.net_config_).to(self.device_)
-        schedule = self._schedule()
 
         def loss_fn(model, batch, gen):
             # train_model evaluates the held-out loss with the (EMA) model in eval mode
-            x0, t = loss_timesteps(batch[0], schedule.n_steps, gen, training=model.training)
+            x0, t = loss_timesteps(batch[0], self.n_steps, gen, training=model.training)
             noise = torch.randn(x0.shape, generator=gen, device=x0.device)
-            x_t = q_sample(schedule, x0, t, noise, scale_signal=False)
-            return self._loss(self._forward(model, x_t), t, schedule)
+            x_t = q_sample(self.schedule_, x0, t, noise, scale_signal=False)
+            return self._loss(model(x_t), t)
 
-        config = self._train_config()
-        if self.batch_size is None:
-            config.batch_size = auto_batch_size(X.shape[0])
-        self.train_result_ = train_model(
-            self.net_,
-            loss_fn,
-            X,
-            config,
-            seed=self.seed_,
-            progress=self.verbose,
-            desc=f"{self.registry_name} training",
-        )
+        # the net must estimate t from x alone: no time conditioning
+        config = self._mlp_config(self.n_features_, out_features=self._n_outputs(), time_dim=0)
+        self._train_net(config, loss_fn, X)
 
-    def _estimate(self, X: torch.Tensor) -> torch.Tensor:
-        size = max(1, int(self.score_batch_size))
-        with torch.no_grad():
-            return torch.cat(
-                [
-                    self._readout(self._forward(self.net_, X[i : i + size]))
-                    for i in range(0, X.shape[0], size)
-                ]
-            )
-
-    def _model_state(self) -> dict[str, Any]:
-        return {"net": self.net_.state_dict(), "net_config": self.net_config_}
+    @torch.no_grad()
+    def _score(self, X: torch.Tensor) -> np.ndarray:
+        size = check_positive_int(self.score_batch_size, name="score_batch_size")
+        out = [self._readout(self.net_(X[i : i + size])) for i in range(0, X.shape[0], size)]
+        return torch.cat(out).double().cpu().numpy()
 
     def _restore_model(self, state: dict[str, Any]) -> None:
-        self.net_config_ = dict(state["net_config"])
-        self.n_features_ = int(self.net_config_["in_features"])
-        self.net_ = self._load_net(self.net_config_, state["net"])
+        super()._restore_model(state)
+        self.n_features_ = int(self.net_.config["in_features"])  # type: ignore[index]
 
 
-@register("dte_c")
-class DTECategorical(_NeuralDTE):
-    """DTE-C: a classifier over ``n_bins`` bins of diffusion time; score = expected time.
+_NEURAL_DOC = """
+    hidden, n_blocks, dropout : int, int, float
+        Width, depth and dropout of the residual MLP.
+    epochs, batch_size, lr, weight_decay, patience, max_seconds : training settings
+        AdamW with EMA weights and early stopping on a 10 % held-out slice of the training rows;
+        ``batch_size=None`` picks about 16 steps per epoch, 32 to 512 rows per step.
+    score_batch_size : int
+        Rows per forward pass when scoring.
+    contamination : float or threshold rule
+        Fraction of training data assumed anomalous; sets ``threshold_``.
+    random_state : int or None
+        Seed for weights, training noise and data order.
+    device : str
+        "auto" (cuda → mps → cpu), "cpu", "cuda", ...
+    verbose : bool or None
+        Progress bars (None: only on a terminal).
+"""
+
+
+class DTECategorical(_NeuralDTE, name="dte_c"):
+    __doc__ = (
+        """DTE-C: a classifier over ``n_bins`` bins of diffusion time; score = expected time.
 
     Training rows are noised at t ~ U{0, ..., T-1} and the network learns the bin
     ``floor(n_bins * t / T)`` with cross-entropy on its logits. The score is the expected
@@ -316,32 +238,19 @@ class DTECategorical(_NeuralDTE):
     n_bins : int
         Number of time bins (classes).
     n_steps : int
-        Diffusion length T of the linear beta schedule (1e-4 to 0.01).
-    hidden, n_blocks, dropout : int, int, float
-        Width, depth and dropout of the residual MLP.
-    epochs, batch_size, lr, weight_decay, patience, max_seconds : training settings
-        AdamW with EMA weights and early stopping on a 10 % held-out slice of the training rows;
-        ``batch_size=None`` picks about 16 steps per epoch, 32 to 512 rows per step
-        (:func:`auto_batch_size`).
-    score_batch_size : int
-        Rows per forward pass when scoring.
-    contamination : float
-        Fraction of training data assumed anomalous; sets ``threshold_``.
-    random_state : int or None
-        Seed for weights, training noise and data order.
-    device : str
-        "auto" (cuda → mps → cpu), "cpu", "cuda", ...
-    verbose : bool or None
-        Progress bars (None: only on a terminal).
-
+        Diffusion length T of the linear beta schedule (1e-4 to 0.01)."""
+        + _NEURAL_DOC
+        + """
     Examples
     --------
     >>> import numpy as np
     >>> X = np.random.default_rng(0).normal(size=(300, 4))
-    >>> det = DTECategorical(epochs=5, random_state=0).fit(X)
+    >>> det = DTECategorical(epochs=2, hidden=32, n_blocks=1, random_state=0).fit(X)
     >>> det.decision_function(X[:3]).shape
     (3,)
     """
+    )
+    test_params: ClassVar[dict[str, Any]] = {"epochs": 30, "hidden": 64, "n_blocks": 1}
 
     def __init__(
         self,
@@ -357,7 +266,7 @@ class DTECategorical(_NeuralDTE):
         patience: int = 10,
         max_seconds: float | None = None,
         score_batch_size: int = 8192,
-        contamination: float = 0.1,
+        contamination: Any = 0.1,
         random_state: int | None = None,
         device: str = "auto",
         verbose: bool | None = None,
@@ -387,8 +296,8 @@ class DTECategorical(_NeuralDTE):
     def _n_outputs(self) -> int:
         return self.n_bins
 
-    def _loss(self, output: torch.Tensor, t: torch.Tensor, schedule: NoiseSchedule) -> torch.Tensor:
-        bins = torch.div(t * self.n_bins, schedule.n_steps, rounding_mode="floor")
+    def _loss(self, output: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        bins = torch.div(t * self.n_bins, self.n_steps, rounding_mode="floor")
         return F.cross_entropy(output, bins.clamp(max=self.n_bins - 1))
 
     def _readout(self, output: torch.Tensor) -> torch.Tensor:
@@ -396,9 +305,9 @@ class DTECategorical(_NeuralDTE):
         return output.softmax(dim=1) @ centres * (self.n_steps / self.n_bins)
 
 
-@register("dte_ig")
-class DTEInverseGamma(_NeuralDTE):
-    """DTE-IG: a network predicts the inverse-gamma posterior over the noise variance.
+class DTEInverseGamma(_NeuralDTE, name="dte_ig"):
+    __doc__ = (
+        """DTE-IG: a network predicts the inverse-gamma posterior over the noise variance.
 
     The posterior p(s^2 | x) = InvGamma(a, b(x)) has the fixed shape a = d/2 - 1 of the
     non-parametric estimate and a scale b = a * s_mid^2 * softplus(f(x)) read off the network
@@ -416,32 +325,19 @@ class DTEInverseGamma(_NeuralDTE):
     Parameters
     ----------
     n_steps : int
-        Diffusion length T of the linear beta schedule (1e-4 to 0.01).
-    hidden, n_blocks, dropout : int, int, float
-        Width, depth and dropout of the residual MLP.
-    epochs, batch_size, lr, weight_decay, patience, max_seconds : training settings
-        AdamW with EMA weights and early stopping on a 10 % held-out slice of the training rows;
-        ``batch_size=None`` picks about 16 steps per epoch, 32 to 512 rows per step
-        (:func:`auto_batch_size`).
-    score_batch_size : int
-        Rows per forward pass when scoring.
-    contamination : float
-        Fraction of training data assumed anomalous; sets ``threshold_``.
-    random_state : int or None
-        Seed for weights, training noise and data order.
-    device : str
-        "auto" (cuda → mps → cpu), "cpu", "cuda", ...
-    verbose : bool or None
-        Progress bars (None: only on a terminal).
-
+        Diffusion length T of the linear beta schedule (1e-4 to 0.01)."""
+        + _NEURAL_DOC
+        + """
     Examples
     --------
     >>> import numpy as np
     >>> X = np.random.default_rng(0).normal(size=(300, 4))
-    >>> det = DTEInverseGamma(epochs=5, random_state=0).fit(X)
+    >>> det = DTEInverseGamma(epochs=2, hidden=32, n_blocks=1, random_state=0).fit(X)
     >>> det.decision_function(X[:3]).shape
     (3,)
     """
+    )
+    test_params: ClassVar[dict[str, Any]] = {"epochs": 30, "hidden": 64, "n_blocks": 1}
 
     def __init__(
         self,
@@ -456,7 +352,7 @@ class DTEInverseGamma(_NeuralDTE):
         patience: int = 10,
         max_seconds: float | None = None,
         score_batch_size: int = 8192,
-        contamination: float = 0.1,
+        contamination: Any = 0.1,
         random_state: int | None = None,
         device: str = "auto",
         verbose: bool | None = None,
@@ -480,23 +376,24 @@ class DTEInverseGamma(_NeuralDTE):
     def _n_outputs(self) -> int:
         return 1
 
+    def _build_schedule(self) -> NoiseSchedule:
+        schedule = super()._build_schedule()
+        # a float on the CPU, once: reading it off a GPU tensor would synchronise every step
+        variances = 1 - schedule.alpha_bars.double().cpu()
+        self.mid_variance_ = float(variances.log().mean().exp())
+        return schedule
+
     def _scale(self, output: torch.Tensor) -> torch.Tensor:
         # b = a * s_mid^2 * softplus(f): positive whatever the sign of f, f = 0 is a mid-schedule
         # guess (s_mid^2, the geometric-mean variance), below it log b is linear in f so the four
         # decades sigma_t^2 spans are learnt at one pace, and above it b grows only linearly,
         # so a far-away point cannot overflow. The floor stops log(0) once softplus underflows.
         shape = inverse_gamma_shape(self.n_features_)
-        return shape * self._mid_variance * F.softplus(output[:, 0]).clamp_min(1e-30)
+        return shape * self.mid_variance_ * F.softplus(output[:, 0]).clamp_min(1e-30)
 
-    @property
-    def _mid_variance(self) -> float:
-        # on the CPU: a float read from a GPU tensor would synchronise every training step
-        schedule = NoiseSchedule.create("linear", self.n_steps, BETA_START, BETA_END)
-        return float((1 - schedule.alpha_bars.double()).log().mean().exp())
-
-    def _loss(self, output: torch.Tensor, t: torch.Tensor, schedule: NoiseSchedule) -> torch.Tensor:
+    def _loss(self, output: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         shape = inverse_gamma_shape(self.n_features_)
-        ratio = self._scale(output) / (shape * (1 - schedule.alpha_bar(t)))
+        ratio = self._scale(output) / (shape * (1 - self.schedule_.alpha_bar(t)))
         return (shape * (ratio - ratio.log() - 1)).mean()
 
     def _readout(self, output: torch.Tensor) -> torch.Tensor:

@@ -21,25 +21,24 @@ Where dmad departs from the paper, deliberately:
   contamination for the paper's unsupervised setting;
 - the denoiser is dmad's residual MLP, trained with the shared loop (AdamW, EMA weights) and
   early stopping on a held-out loss taken at a fixed grid of t, as for DTE
-  (:func:`dmad.detectors.tabular.dte.loss_timesteps`).
+  (:func:`dmad.diffusion.loss_timesteps`).
 """
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
 import torch
 
-from dmad.detectors.registry import register
-from dmad.detectors.tabular._denoiser import VectorDenoiserDetector
-from dmad.detectors.tabular.dte import auto_batch_size, loss_timesteps
-from dmad.diffusion import denoising_error, q_sample, train_model
-from dmad.exceptions import DataValidationError
-from dmad.nets import build_net
+from dmad.detectors.base import DenoiserMixin, TabularDetector
+from dmad.diffusion import denoising_error, loss_timesteps, prediction_errors
 from dmad.validation import check_positive_int
 
+__all__ = ["TabADM"]
 
-@register("tabadm")
-class TabADM(VectorDenoiserDetector):
+
+class TabADM(DenoiserMixin, TabularDetector, name="tabadm"):
     """Mean noise-prediction error of a DDPM over many timesteps.
 
     Parameters
@@ -57,11 +56,10 @@ class TabADM(VectorDenoiserDetector):
         Width, depth and dropout of the residual MLP denoiser.
     epochs, batch_size, lr, weight_decay, patience, max_seconds : training settings
         AdamW with EMA weights and early stopping on a 10 % held-out slice of the training rows;
-        ``batch_size=None`` picks about 16 steps per epoch, 32 to 512 rows per step
-        (:func:`dmad.detectors.tabular.dte.auto_batch_size`).
+        ``batch_size=None`` picks about 16 steps per epoch, 32 to 512 rows per step.
     score_batch_size : int
-        Network inputs (rows × timesteps) per forward pass when scoring.
-    contamination : float
+        Rows per scoring batch (each row is evaluated at every scoring timestep at once).
+    contamination : float or threshold rule
         Fraction of training data assumed anomalous; sets ``threshold_``.
     random_state : int or None
         Seed for weights, training noise and scoring noise.
@@ -74,10 +72,18 @@ class TabADM(VectorDenoiserDetector):
     --------
     >>> import numpy as np
     >>> X = np.random.default_rng(0).normal(size=(200, 4))
-    >>> det = TabADM(epochs=2, random_state=0).fit(X)
+    >>> det = TabADM(epochs=2, hidden=32, n_blocks=1, random_state=0).fit(X)
     >>> det.decision_function(X[:3]).shape
     (3,)
     """
+
+    family: ClassVar[str] = "density (denoising loss)"
+    test_params: ClassVar[dict[str, Any]] = {
+        "epochs": 30,
+        "hidden": 64,
+        "n_blocks": 1,
+        "n_score_steps": 20,
+    }
 
     def __init__(
         self,
@@ -94,8 +100,8 @@ class TabADM(VectorDenoiserDetector):
         weight_decay: float = 1e-4,
         patience: int = 10,
         max_seconds: float | None = None,
-        score_batch_size: int = 16384,
-        contamination: float = 0.1,
+        score_batch_size: int = 512,
+        contamination: Any = 0.1,
         random_state: int | None = None,
         device: str = "auto",
         verbose: bool | None = None,
@@ -121,45 +127,28 @@ class TabADM(VectorDenoiserDetector):
 
     def _fit(self, X: torch.Tensor) -> None:
         check_positive_int(self.n_score_steps, name="n_score_steps")
-        if not 0.0 <= float(self.reject_fraction) < 1.0:
-            raise DataValidationError(
-                f"reject_fraction must be in [0, 1), got {self.reject_fraction!r}."
-            )
-        self.net_config_ = self._net_config(X.shape[1])
-        self.net_ = build_net(**self.net_config_).to(self.device_)
-        schedule = self._schedule()
+        reject = self._check_fraction_param("reject_fraction", high=0.99)
 
         def loss_fn(model, batch, gen):
             # train_model evaluates the held-out loss with the (EMA) model in eval mode
-            x0, t = loss_timesteps(batch[0], schedule.n_steps, gen, training=model.training)
+            x0, t = loss_timesteps(batch[0], self.n_steps, gen, training=model.training)
             noise = torch.randn(x0.shape, generator=gen, device=x0.device)
-            per_row = ((model(q_sample(schedule, x0, t, noise), t) - noise) ** 2).mean(dim=1)
-            keep = x0.shape[0] - int(self.reject_fraction * x0.shape[0])
+            per_row = prediction_errors(model, self.schedule_, x0, t, noise).mean(dim=1)
+            keep = x0.shape[0] - int(reject * x0.shape[0])
             if model.training and keep < x0.shape[0]:
                 # rejection: the highest-loss rows of the batch do not train the model
                 per_row = per_row.topk(max(keep, 1), largest=False).values
             return per_row.mean()
 
-        config = self._train_config()
-        if self.batch_size is None:
-            config.batch_size = auto_batch_size(X.shape[0])
-        self.train_result_ = train_model(
-            self.net_,
-            loss_fn,
-            X,
-            config,
-            seed=self.seed_,
-            progress=self.verbose,
-            desc=f"{self.registry_name} training",
-        )
+        self._train_net(self._mlp_config(X.shape[1]), loss_fn, X)
 
     @torch.no_grad()
     def _score(self, X: torch.Tensor) -> np.ndarray:
-        schedule = self._schedule()
-        n_t = min(int(self.n_score_steps), schedule.n_steps)
-        steps = torch.linspace(0, schedule.n_steps - 1, n_t).round().long().tolist()
+        n_t = min(int(self.n_score_steps), self.n_steps)
+        steps = torch.linspace(0, self.n_steps - 1, n_t).round().long().tolist()
         noise = torch.randn((n_t, X.shape[1]), generator=self._generator(), device=self.device_)
+        rows = check_positive_int(self.score_batch_size, name="score_batch_size")
         errors = denoising_error(
-            self.net_, schedule, X, steps, noise=noise, max_batch=self.score_batch_size
+            self.net_, self.schedule_, X, steps, noise=noise, max_batch=rows * n_t
         )
         return errors.mean(dim=0).double().cpu().numpy()

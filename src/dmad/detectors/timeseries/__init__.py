@@ -11,6 +11,7 @@ from dmad.detectors.timeseries.window_baselines import (
     WindowKNN,
     WindowPCA,
 )
+from dmad.detectors.timeseries.windowed import Windowed
 
 __all__ = [
     "D3R",
@@ -22,4 +23,5 @@ __all__ = [
     "WindowIForest",
     "WindowKNN",
     "WindowPCA",
+    "Windowed",
 ]

@@ -44,7 +44,7 @@ class Series(NamedTuple):
     mask: np.ndarray
 
 
-class TimeSeriesDetector(BaseDetector):
+class TimeSeriesDetector(BaseDetector, abstract=True):
     """Base of all time-series detectors: validation, scaling, windows, streaming.
 
     Subclasses store ``window`` ("auto" or an int) and ``stride`` ("auto" or an int) among their

@@ -22,20 +22,22 @@ per-channel normalisation, top-k over channels) is in :mod:`dmad.detectors.times
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import torch
 
-from dmad.detectors.registry import register
-from dmad.detectors.timeseries._diffusion import View, WindowDiffusionDetector
-from dmad.detectors.timeseries.diffusion_recon import DIFFUSION_PARAMS_DOC
+from dmad.detectors.timeseries._diffusion import (
+    DIFFUSION_PARAMS_DOC,
+    View,
+    WindowDiffusionDetector,
+)
 from dmad.exceptions import DataValidationError
 from dmad.ops import moving_average
 
 __all__ = ["D3R"]
 
 
-@register("d3r")
-class D3R(WindowDiffusionDetector):
+class D3R(WindowDiffusionDetector, name="d3r"):
     __doc__ = (
         """Diffusion reconstruction of the de-trended window, conditioned on the trend's shape.
 
@@ -51,11 +53,13 @@ class D3R(WindowDiffusionDetector):
     --------
     >>> import numpy as np
     >>> x = np.sin(np.arange(600) / 4.0)
-    >>> det = D3R(epochs=2, random_state=0, device="cpu").fit(x)
+    >>> det = D3R(epochs=2, base_channels=8, random_state=0, device="cpu").fit(x)
     >>> det.decision_function(x + 0.01 * np.arange(600)).shape  # a drifting test series
     (600,)
     """
     )
+
+    family: ClassVar[str] = "reconstruction (decomposition)"
 
     def __init__(
         self,
@@ -69,7 +73,6 @@ class D3R(WindowDiffusionDetector):
         sampling_steps: int = 3,
         n_repeats: int = 1,
         top_k: int | None = 3,
-        density_weight: float = 0.0,
         base_channels: int = 32,
         channel_mults: tuple[int, ...] = (1, 2),
         epochs: int = 30,
@@ -77,10 +80,10 @@ class D3R(WindowDiffusionDetector):
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
         patience: int = 5,
-        max_seconds: float | None = 120.0,
-        max_fit_windows: int | None = 3000,
+        max_seconds: float | None = None,
+        max_fit_samples: int | None = 3000,
         score_batch_size: int = 1024,
-        contamination: float = 0.1,
+        contamination: Any = 0.1,
         random_state: int | None = None,
         device: str = "auto",
         verbose: bool | None = None,
@@ -95,7 +98,6 @@ class D3R(WindowDiffusionDetector):
         self.sampling_steps = sampling_steps
         self.n_repeats = n_repeats
         self.top_k = top_k
-        self.density_weight = density_weight
         self.base_channels = base_channels
         self.channel_mults = channel_mults
         self.epochs = epochs
@@ -104,7 +106,7 @@ class D3R(WindowDiffusionDetector):
         self.weight_decay = weight_decay
         self.patience = patience
         self.max_seconds = max_seconds
-        self.max_fit_windows = max_fit_windows
+        self.max_fit_samples = max_fit_samples
         self.score_batch_size = score_batch_size
         self.contamination = contamination
         self.random_state = random_state

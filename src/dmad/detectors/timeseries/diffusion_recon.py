@@ -17,66 +17,26 @@ the error.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import torch
 
-from dmad.detectors.registry import register
-from dmad.detectors.timeseries._diffusion import View, WindowDiffusionDetector
+from dmad.detectors.timeseries._diffusion import (
+    DIFFUSION_PARAMS_DOC,
+    View,
+    WindowDiffusionDetector,
+)
 
-__all__ = ["DiffusionRecon", "DIFFUSION_PARAMS_DOC"]
-
-DIFFUSION_PARAMS_DOC = """
-    window : int or "auto"
-        Window length ("auto": dominant period if univariate, 10 if multivariate).
-    stride : int or "auto"
-        Step between windows (fit and score; "auto": window // 10, at least 1).
-    n_steps : int
-        Length T of the noise schedule.
-    beta_schedule : str
-        "cosine", "linear" or "sigmoid".
-    t_stars : tuple of int
-        Noise levels (< ``n_steps``) each window is scored from; errors are summed over them.
-    sampling_steps : int
-        DDIM steps per reconstruction.
-    n_repeats : int
-        Noise draws per t*.
-    top_k : int or None
-        The window score is the log of the mean of the ``top_k`` largest per-channel error
-        ratios (error / the channel's median error on the fit series); None: all channels.
-    density_weight : float
-        Weight of the DTE density member (0: pure diffusion denoising error).
-    base_channels : int
-        Width of the U-Net's first level.
-    channel_mults : tuple of int
-        Width multiplier per U-Net level.
-    epochs, batch_size, lr, weight_decay, patience, max_seconds : training settings
-        (AdamW, EMA, early stopping on a 10 % held-out slice, wall-clock cap).
-    max_fit_windows : int or None
-        Fit windows randomly subsampled to at most this many for training (and, separately
-        drawn, as the density member's neighbours). 3000, as window-KNN's: the member's exact
-        neighbour search grows with it, and 3000 keeps one SMD machine (23.7k × 38) within
-        5 minutes of fit + score on 2 CPU cores.
-    score_batch_size : int
-        Windows per scoring batch (memory bound).
-    contamination : float
-        Fraction of the fit series assumed anomalous; sets ``threshold_``.
-    random_state : int or None
-        Seed of weights, training noise, subsampling and the scoring noise draws.
-    device : str
-        "auto" (cuda → mps → cpu), "cpu", "cuda", ...
-    verbose : bool or None
-        Progress bars (None: only on a terminal).
-"""
+__all__ = ["DiffusionRecon"]
 
 
-@register("diffusion_recon")
-class DiffusionRecon(WindowDiffusionDetector):
+class DiffusionRecon(WindowDiffusionDetector, name="diffusion_recon"):
     __doc__ = (
         """Partial-diffusion reconstruction error of windows under a 1-D U-Net denoiser.
 
-    By default ensembled with the DTE density of the window (``density_weight=1``), the
-    strongest configuration on the dev series; ``density_weight=0`` gives the pure
-    reconstruction detector of the papers.
+    The reconstruction detector of the papers. Combined with the DTE density of the same windows
+    (``dmad.create("ensemble", members=[DiffusionRecon(...), DTEWindows(scales=(1,), ...)])``) it
+    was the strongest configuration on some of the dev series (see BENCHMARKS.md).
 
     Parameters
     ----------"""
@@ -86,11 +46,13 @@ class DiffusionRecon(WindowDiffusionDetector):
     --------
     >>> import numpy as np
     >>> x = np.sin(np.arange(600) / 4.0)
-    >>> det = DiffusionRecon(epochs=2, random_state=0, device="cpu").fit(x)
+    >>> det = DiffusionRecon(epochs=2, base_channels=8, random_state=0, device="cpu").fit(x)
     >>> det.decision_function(x).shape
     (600,)
     """
     )
+
+    family: ClassVar[str] = "reconstruction"
 
     def __init__(
         self,
@@ -102,7 +64,6 @@ class DiffusionRecon(WindowDiffusionDetector):
         sampling_steps: int = 3,
         n_repeats: int = 1,
         top_k: int | None = None,
-        density_weight: float = 1.0,
         base_channels: int = 32,
         channel_mults: tuple[int, ...] = (1, 2),
         epochs: int = 30,
@@ -110,10 +71,10 @@ class DiffusionRecon(WindowDiffusionDetector):
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
         patience: int = 5,
-        max_seconds: float | None = 120.0,
-        max_fit_windows: int | None = 3000,
+        max_seconds: float | None = None,
+        max_fit_samples: int | None = 3000,
         score_batch_size: int = 1024,
-        contamination: float = 0.1,
+        contamination: Any = 0.1,
         random_state: int | None = None,
         device: str = "auto",
         verbose: bool | None = None,
@@ -126,7 +87,6 @@ class DiffusionRecon(WindowDiffusionDetector):
         self.sampling_steps = sampling_steps
         self.n_repeats = n_repeats
         self.top_k = top_k
-        self.density_weight = density_weight
         self.base_channels = base_channels
         self.channel_mults = channel_mults
         self.epochs = epochs
@@ -135,7 +95,7 @@ class DiffusionRecon(WindowDiffusionDetector):
         self.weight_decay = weight_decay
         self.patience = patience
         self.max_seconds = max_seconds
-        self.max_fit_windows = max_fit_windows
+        self.max_fit_samples = max_fit_samples
         self.score_batch_size = score_batch_size
         self.contamination = contamination
         self.random_state = random_state

@@ -12,26 +12,24 @@
 - ``moving_zscore``: residual to the mean of the previous 20 points, z-scored per channel with
   the fit residuals' mean and std; score = max over channels of |z|.
 
-They are registered detectors (``dmad.create("window_knn")``) so that the benchmark runner, the
-persistence and the streaming API treat them like dmad's own. Window scores go back to steps by
-averaging (the base class). Missing values are seen as the channel mean (these models have no
-mask); the moving z-score excludes them from its means and scores them 0. PyOD is needed
-(``pip install "dmad[bench]"``). A saved baseline stores its standardised fit series and refits
-on load (PyOD models are not safetensors-serialisable); the refit uses the saved seed, so the
-scores are the same.
+The window baselines are presets of :class:`~dmad.detectors.timeseries.windowed.Windowed` around
+the registered PyOD detectors (``knn``, ``iforest``, ``pca``, with ``standardize=False``: the
+series is already standardised per channel, as the notes prescribe), so the benchmark runner, the
+persistence (no refit on load) and the streaming API treat them like dmad's own. Missing values
+are seen as the channel mean (these models have no mask); the moving z-score excludes them from
+its means and scores them 0.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from dmad.detectors.registry import register
+from dmad.detectors.base import BaseDetector
+from dmad.detectors.registry import create
 from dmad.detectors.timeseries.base import Series, TimeSeriesDetector
-from dmad.exceptions import DataValidationError
-from dmad.ops import subsample
+from dmad.detectors.timeseries.windowed import Windowed
 from dmad.validation import check_positive_int
 
 __all__ = ["MovingZScore", "WindowIForest", "WindowKNN", "WindowPCA"]
@@ -41,7 +39,9 @@ _COMMON_DOC = """
         Window length ("auto": dominant period if univariate, 10 if multivariate).
     stride : int
         Step between windows (fit and score).
-    contamination : float
+    max_fit_samples : int or None
+        Fit windows randomly subsampled to this many.
+    contamination : float or threshold rule
         Fraction of the fit series assumed anomalous; sets ``threshold_``.
     random_state : int or None
         Seed of the fit-window subsample and of the model.
@@ -50,162 +50,124 @@ _COMMON_DOC = """
 """
 
 
-class _WindowPyOD(TimeSeriesDetector):
-    """A PyOD model on flattened windows; subclasses name the model and its parameters."""
-
-    _pyod: tuple[str, str] = ("", "")
-
-    def _model_params(self, flat: np.ndarray) -> dict[str, Any]:
-        """The PyOD model's parameters; ``flat`` are the (subsampled) flattened fit windows."""
-        raise NotImplementedError
-
-    def _fit(self, series: Series) -> None:
-        self.fit_values_ = series.values
-        super()._fit(series)
-
-    def _fit_windows(self, values: np.ndarray, mask: np.ndarray) -> None:
-        flat = values.reshape(len(values), -1)
-        flat = flat[subsample(len(flat), self.max_fit_windows, self.seed_)]
-        module, name = self._pyod
-        try:
-            cls = getattr(importlib.import_module(module), name)
-        except ImportError as exc:
-            raise DataValidationError(
-                f'{self.registry_name} needs PyOD; install it with `pip install "dmad[bench]"`.'
-            ) from exc
-        self.model_ = cls(**self._model_params(flat)).fit(flat)
-
-    def _score_windows(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return self.model_.decision_function(values.reshape(len(values), -1))
-
-    def _model_state(self) -> dict[str, Any]:
-        return {"fit_values": self.fit_values_}
-
-    def _restore_model(self, state: dict[str, Any]) -> None:
-        values = np.asarray(state["fit_values"], np.float32)
-        self._fit(Series(values, np.ones_like(values)))
-
-
-@register("window_knn")
-class WindowKNN(_WindowPyOD):
+class WindowKNN(Windowed, name="window_knn"):
     __doc__ = (
         """Window-KNN baseline: distance to the k-th nearest fit window (PyOD ``KNN``).
 
     Parameters
     ----------
     n_neighbors : int
-        k.
-    max_fit_windows : int or None
-        Fit windows randomly subsampled to this many."""
+        k."""
         + _COMMON_DOC
     )
 
-    _pyod = ("pyod.models.knn", "KNN")
+    family: ClassVar[str] = "baseline (PyOD)"
+    composite: ClassVar[bool] = False
+    test_params: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
         window: int | str = "auto",
         stride: int = 1,
         n_neighbors: int = 5,
-        max_fit_windows: int | None = 3000,
-        contamination: float = 0.1,
+        max_fit_samples: int | None = 3000,
+        contamination: Any = 0.1,
         random_state: int | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         verbose: bool | None = None,
     ) -> None:
         self.window = window
         self.stride = stride
         self.n_neighbors = n_neighbors
-        self.max_fit_windows = max_fit_windows
+        self.max_fit_samples = max_fit_samples
         self.contamination = contamination
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
 
-    def _model_params(self, flat: np.ndarray) -> dict[str, Any]:
-        return {"n_neighbors": self.n_neighbors, "method": "largest", "algorithm": "brute"}
+    def _vector_detector(self) -> BaseDetector:
+        return create(
+            "knn",
+            n_neighbors=self.n_neighbors,
+            method="largest",
+            algorithm="brute",
+            standardize=False,
+        )
 
 
-@register("window_iforest")
-class WindowIForest(_WindowPyOD):
+class WindowIForest(Windowed, name="window_iforest"):
     __doc__ = (
         """Window-IForest baseline: isolation forest on flattened windows (PyOD ``IForest``).
 
     Parameters
     ----------
     n_estimators : int
-        Number of trees.
-    max_fit_windows : int or None
-        Fit windows randomly subsampled to this many."""
+        Number of trees."""
         + _COMMON_DOC
     )
 
-    _pyod = ("pyod.models.iforest", "IForest")
+    family: ClassVar[str] = "baseline (PyOD)"
+    composite: ClassVar[bool] = False
+    test_params: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
         window: int | str = "auto",
         stride: int = 1,
         n_estimators: int = 100,
-        max_fit_windows: int | None = 20_000,
-        contamination: float = 0.1,
+        max_fit_samples: int | None = 20_000,
+        contamination: Any = 0.1,
         random_state: int | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         verbose: bool | None = None,
     ) -> None:
         self.window = window
         self.stride = stride
         self.n_estimators = n_estimators
-        self.max_fit_windows = max_fit_windows
+        self.max_fit_samples = max_fit_samples
         self.contamination = contamination
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
 
-    def _model_params(self, flat: np.ndarray) -> dict[str, Any]:
-        return {"n_estimators": self.n_estimators, "random_state": self.seed_}
+    def _vector_detector(self) -> BaseDetector:
+        return create("iforest", n_estimators=self.n_estimators, standardize=False)
 
 
-@register("window_pca")
-class WindowPCA(_WindowPyOD):
+class WindowPCA(Windowed, name="window_pca"):
     __doc__ = (
-        """Window-PCA baseline: PyOD ``PCA()`` (weighted distance to the principal axes).
-
-    Parameters
-    ----------
-    max_fit_windows : int or None
-        Fit windows randomly subsampled to this many (None: all, as in the notes)."""
+        """Window-PCA baseline: PyOD ``PCA()`` (weighted distance to the principal axes), keeping
+    as many components as the standardised fit windows have rank."""
         + _COMMON_DOC
     )
 
-    _pyod = ("pyod.models.pca", "PCA")
+    family: ClassVar[str] = "baseline (PyOD)"
+    composite: ClassVar[bool] = False
+    test_params: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
         window: int | str = "auto",
         stride: int = 1,
-        max_fit_windows: int | None = None,
-        contamination: float = 0.1,
+        max_fit_samples: int | None = None,
+        contamination: Any = 0.1,
         random_state: int | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         verbose: bool | None = None,
     ) -> None:
         self.window = window
         self.stride = stride
-        self.max_fit_windows = max_fit_windows
+        self.max_fit_samples = max_fit_samples
         self.contamination = contamination
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
 
-    def _model_params(self, flat: np.ndarray) -> dict[str, Any]:
-        std = flat.std(axis=0)
-        z = (flat - flat.mean(axis=0)) / np.where(std > 0, std, 1.0)  # as PyOD standardises
-        return {"n_components": max(1, int(np.linalg.matrix_rank(z))), "random_state": self.seed_}
+    def _vector_detector(self) -> BaseDetector:
+        return create("pca", n_components="rank", standardize=False)
 
 
-@register("moving_zscore")
-class MovingZScore(TimeSeriesDetector):
+class MovingZScore(TimeSeriesDetector, name="moving_zscore"):
     """Moving z-score baseline: residual to the mean of the previous ``history`` points.
 
     The residual of every channel is z-scored with the mean and std of the fit series'
@@ -231,12 +193,14 @@ class MovingZScore(TimeSeriesDetector):
     200
     """
 
+    family: ClassVar[str] = "baseline"
+
     def __init__(
         self,
         history: int = 20,
-        contamination: float = 0.1,
+        contamination: Any = 0.1,
         random_state: int | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         verbose: bool | None = None,
     ) -> None:
         self.history = history
