@@ -123,11 +123,7 @@ def test_predict_and_threshold_override(name, fitted):
 
 #: detectors whose threshold_ does not hold on new normal data, and why (strict xfail: fix the
 #: detector, then remove it here)
-THRESHOLD_FLAGS_NEW_NORMALS = {
-    name: "memorises training patches without leaving a training image's own patches out of "
-    "its scores (BaseDetector._training_scores), so threshold_ is below every new normal image"
-    for name in ("feature_nn", "feature_diffusion")
-}
+THRESHOLD_FLAGS_NEW_NORMALS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", params(xfail=THRESHOLD_FLAGS_NEW_NORMALS))

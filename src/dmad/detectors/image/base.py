@@ -18,7 +18,7 @@ one batch of ``score_batch_size`` images already on the device (any map grid; it
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -189,12 +189,23 @@ class ImageDetector(BaseDetector, abstract=True):
         for i in range(0, x.shape[0], self.score_batch_size):
             yield x[i : i + self.score_batch_size].to(self.device_)
 
-    def _maps(self, data: Images) -> torch.Tensor:
-        """Smoothed maps at input resolution, float32 on the CPU."""
+    def _maps(
+        self,
+        data: Images,
+        raw_maps: Callable[[torch.Tensor, slice], torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Smoothed maps at input resolution, float32 on the CPU.
+
+        ``raw_maps(batch, rows)`` replaces ``_raw_maps`` when it must know which images of
+        ``data`` a batch holds (a detector scoring its own fit images leaves them out).
+        """
         out = []
         with torch.no_grad():
-            for batch in self._batches(data.x):
-                raw = self._raw_maps(batch).float()
+            for start, batch in zip(
+                range(0, len(data.x), self.score_batch_size), self._batches(data.x), strict=True
+            ):
+                rows = slice(start, start + len(batch))
+                raw = (self._raw_maps(batch) if raw_maps is None else raw_maps(batch, rows)).float()
                 up = F.interpolate(raw[:, None], size=data.size, mode="bilinear")[:, 0]
                 out.append(gaussian_blur(up, float(self.sigma)).cpu())
         return torch.cat(out)

@@ -49,7 +49,7 @@ from dmad.detectors.image._features import FeatureImageDetector
 from dmad.diffusion import denoising_error, denoising_loss, time_estimate
 from dmad.exceptions import DataValidationError
 from dmad.nets import build_net
-from dmad.ops import Calibrator, Standardizer, knn, subsample
+from dmad.ops import Calibrator, Standardizer, subsample
 from dmad.validation import check_positive_int
 
 __all__ = ["FeatureDiffusion"]
@@ -190,6 +190,7 @@ class FeatureDiffusion(DenoiserMixin, FeatureImageDetector, name="feature_diffus
         train = rest[subsample(len(rest), self.max_fit_samples, self.seed_ + 2)]
         bank = train[subsample(len(train), self.bank_size, self.seed_ + 1)]
         self.bank_ = rows[torch.from_numpy(bank)].to(self.device_)
+        self.bank_images_ = self._bank_images(torch.from_numpy(bank), self.grid_[0] * self.grid_[1])
         self.scaler_ = Standardizer().fit(rows[torch.from_numpy(train)])
         config = self._mlp_config(rows.shape[1])
         if self.denoiser_weight > 0:
@@ -209,10 +210,11 @@ class FeatureDiffusion(DenoiserMixin, FeatureImageDetector, name="feature_diffus
     # ---- scoring ------------------------------------------------------------------------------
     @torch.no_grad()
     def _patch_scores(
-        self, rows: torch.Tensor, noise: torch.Tensor | None = None
+        self, rows: torch.Tensor, noise: torch.Tensor | None = None, own: slice | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(time estimate, denoising residual) of (P, D) patch features."""
-        d2 = knn(rows, self.bank_, self.n_neighbors).sq_distances
+        """(time estimate, denoising residual) of (P, D) patch features (``own``: see
+        :meth:`_bank_distances`)."""
+        d2 = self._bank_distances(rows, self.n_neighbors, own)
         time = time_estimate(d2, rows.shape[1]).sqrt()
         if self.denoiser_weight == 0:
             return time, torch.zeros_like(time)
@@ -233,15 +235,18 @@ class FeatureDiffusion(DenoiserMixin, FeatureImageDetector, name="feature_diffus
         n_pos = self.grid_[0] * self.grid_[1]
         return torch.randn(len(self.t_stars), n_pos, dim, generator=gen, device=self.device_)
 
-    def _raw_maps(self, x: torch.Tensor) -> torch.Tensor:
+    def _raw_maps(self, x: torch.Tensor, own: slice | None = None) -> torch.Tensor:
         feats = self._patch_features(x)
         b, d, h, w = feats.shape
         rows = feats.permute(0, 2, 3, 1).reshape(-1, d)
         noise = self._position_noise(d).repeat(1, b, 1)
-        time, resid = self._patch_scores(rows, noise)
+        time, resid = self._patch_scores(rows, noise, own)
         z = self.calibration_.transform(torch.stack([time, resid], dim=1))
         mixed = (1 - self.denoiser_weight) * z[:, 0] + self.denoiser_weight * z[:, 1]
         return mixed.reshape(b, h, w)
+
+    def _raw_maps_leaving_out(self, x: torch.Tensor, own: slice) -> torch.Tensor:
+        return self._raw_maps(x, own)
 
     # ---- persistence --------------------------------------------------------------------------
     def _model_state(self) -> dict[str, Any]:

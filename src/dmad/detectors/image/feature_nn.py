@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import torch
 
 from dmad.detectors.image._features import FeatureImageDetector
-from dmad.ops import knn, subsample
+from dmad.ops import subsample
 from dmad.validation import check_positive_int
 
 __all__ = ["FeatureNN"]
@@ -82,12 +82,16 @@ class FeatureNN(FeatureImageDetector, name="feature_nn"):
         rows = feats.permute(0, 2, 3, 1).reshape(-1, feats.shape[1])
         keep = torch.from_numpy(subsample(rows.shape[0], self.max_fit_samples, self.seed_))
         self.bank_ = rows[keep.to(rows.device)]
+        self.bank_images_ = self._bank_images(keep, feats.shape[2] * feats.shape[3])
 
-    def _raw_maps(self, x: torch.Tensor) -> torch.Tensor:
+    def _raw_maps(self, x: torch.Tensor, own: slice | None = None) -> torch.Tensor:
         feats = self._patch_features(x)
         b, d, h, w = feats.shape
-        d2 = knn(feats.permute(0, 2, 3, 1).reshape(-1, d), self.bank_, 1).sq_distances
+        d2 = self._bank_distances(feats.permute(0, 2, 3, 1).reshape(-1, d), 1, own)
         return d2[:, 0].sqrt().reshape(b, h, w)
+
+    def _raw_maps_leaving_out(self, x: torch.Tensor, own: slice) -> torch.Tensor:
+        return self._raw_maps(x, own)
 
     def _model_state(self) -> dict[str, Any]:
         return {"bank": self.bank_}
