@@ -1,7 +1,7 @@
 """Image benchmark: the feature nearest-neighbour baseline, the image task and its evaluation.
 
 The protocol is MVTec AD's: fit on ``train/good``, score ``test/*``; report image AUROC, pixel
-AUROC and AUPRO up to FPR 0.3 (``shared/notes/baselines.md``), each also per defect type (that
+AUROC and AUPRO up to FPR 0.3 (``docs/protocols.md``), each also per defect type (that
 type's images against the good test images), plus fit seconds and scoring seconds per image.
 """
 

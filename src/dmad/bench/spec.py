@@ -8,7 +8,7 @@ YAML format (relative paths resolve against the current working directory)::
     name: tabular-dev                # letters, digits, - _ . ; also the BENCHMARKS.md section
     task: tabular                    # a key of dmad.bench.tasks.TASKS
     datasets:                        # a folder, a list of files, or a mapping:
-      folder: ../shared/data/tabular #   every dataset file in the folder
+      folder: data/tabular           #   every dataset file in the folder
       files: [extra/my_set.npz]      #   and/or explicit files
       include: [cardio, glass]       #   optional: keep only these names (file stems)
       exclude: []                    #   optional: drop these names
@@ -360,7 +360,7 @@ def default_spec(
 
     Examples
     --------
-    >>> spec = default_spec("tabular", "../shared/data/tabular")  # doctest: +SKIP
+    >>> spec = default_spec("tabular", "data/tabular")  # doctest: +SKIP
     """
     import dmad
     from dmad.bench.tasks import TASKS

@@ -1,6 +1,6 @@
 """The time-series benchmark task and the names of its classical baselines.
 
-Protocol (``shared/notes/baselines.md``): fit on the ``train`` part of each dev ``.npz`` series
+Protocol (``docs/protocols.md``): fit on the ``train`` part of each dev ``.npz`` series
 (NAB has none: fit on the test series itself, unsupervised and transductive), score ``test``, and
 report VUS-PR (headline) and VUS-ROC in TSB-AD's convention (:mod:`dmad.metrics.vus`'s default,
 comparable with published TSB-AD figures), VUS-PR again in dmad's earlier convention

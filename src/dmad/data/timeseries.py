@@ -1,8 +1,8 @@
 """Time-series loaders: dmad's dev ``.npz``, SMD, SMAP/MSL, UCR, NAB, PSM and plain CSV/Parquet.
 
 Every loader returns a :class:`TimeSeries` whose ``labels`` mark anomalous steps of ``test``
-(1 = anomaly). Ranges are converted exactly as the benchmark conventions in
-``shared/data/timeseries/MANIFEST.md``: UCR, SMAP/MSL and NAB ranges are inclusive at both ends.
+(1 = anomaly). Ranges are converted as the public conventions of each collection: UCR,
+SMAP/MSL and NAB ranges are inclusive at both ends (``docs/protocols.md``).
 
 Missing values stay NaN: nothing is interpolated here, because filling changes the series that
 the labels describe; detectors handle NaN with a missing-value mask.

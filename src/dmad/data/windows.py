@@ -1,8 +1,8 @@
 """Sliding windows over a series and the way back from window scores to per-step scores.
 
 Shared by every window-based time-series detector so that window placement, coverage of the last
-step and score averaging are identical across methods (and match the baselines in
-``shared/notes/baselines.md``).
+step and score averaging are identical across methods (and match the baselines described in
+``docs/protocols.md``).
 """
 
 from __future__ import annotations

@@ -316,9 +316,8 @@ def inject_mixed_series(
     its slot, so neighbours stay at least half a slot apart: a window detector smears an anomaly
     over a window on each side, so give a slot several windows. Segments take a quarter of the
     slot by default: long enough to span windows, as labelled real events do (tens to hundreds
-    of steps in SMD/SMAP/MSL), where an eighth of the slot, capped at 50 steps, made the
-    generated AUROC rank dmad's detectors no better than chance on the dev series
-    (``benchmarks/generation.py``).
+    of steps in SMD/SMAP/MSL); an eighth of the slot, capped at 50 steps, made the generated
+    AUROC rank detectors no better than chance (``benchmarks/generation.py``, BENCHMARKS.md).
 
     Parameters
     ----------

@@ -1,8 +1,8 @@
 """Feature nearest neighbour: the image baseline, PatchCore without coreset.
 
 Roth, Pemula, Zepeda, Schölkopf, Brox & Gehler, "Towards Total Recall in Industrial Anomaly
-Detection", CVPR 2022, without the greedy coreset: exactly the baseline of
-``shared/notes/baselines.md``. EfficientNet-Lite0 features after blocks 4 and 10 at 224 px, 3×3
+Detection", CVPR 2022, without the greedy coreset: exactly the image baseline of
+``docs/protocols.md``. EfficientNet-Lite0 features after blocks 4 and 10 at 224 px, 3×3
 average-pooled and concatenated on the block-4 grid; a memory bank of ``max_fit_samples`` random
 training patch features; patch score = L2 distance to the nearest bank feature
 (:func:`dmad.ops.knn`); map upsampled to the image and smoothed (σ = 4); image score = maximum.

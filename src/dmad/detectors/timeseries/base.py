@@ -10,7 +10,7 @@ which have no notion of a mask, see the channel mean. ``inf`` is rejected.
 Window detectors implement two hooks on stacked windows of shape (n_windows, window, D):
 ``_fit_windows(values, mask)`` and ``_score_windows(values, mask) -> (n_windows,)``. Batch scoring
 gives each step the mean score of the windows covering it (:func:`~dmad.data.windows.
-windows_to_points`), as the baselines of ``shared/notes/baselines.md`` do.
+windows_to_points`), as the baselines of ``docs/protocols.md`` do.
 
 Streaming (:meth:`TimeSeriesDetector.score_stream`) scores each arriving point by the window that
 *ends* at it, so its score is available immediately (zero latency) and depends on no future point;

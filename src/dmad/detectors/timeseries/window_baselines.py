@@ -1,4 +1,4 @@
-"""The classical time-series baselines of the benchmark, exactly as ``shared/notes/baselines.md``.
+"""The classical time-series baselines of the benchmark, exactly as in ``docs/protocols.md``.
 
 - ``window_knn``: PyOD ``KNN(n_neighbors=5, method="largest", algorithm="brute")`` on flattened
   standardised windows, fit windows randomly subsampled to 3000 (Ramaswamy et al., SIGMOD 2000,
