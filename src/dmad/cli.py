@@ -48,10 +48,11 @@ def list_detectors(
 
     names = dmad.available_detectors(modality)
     width = max((len(n) for n in names), default=0)
+    family_width = max((len(dmad.get_detector_class(n).family) for n in names), default=0)
     for name in names:
         cls = dmad.get_detector_class(name)
         summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        typer.echo(f"{name:<{width}}  {cls.modality:<10}  {summary}")
+        typer.echo(f"{name:<{width}}  {cls.modality:<10}  {cls.family:<{family_width}}  {summary}")
 
 
 @app.command()
