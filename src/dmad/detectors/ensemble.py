@@ -134,9 +134,15 @@ class Ensemble(BaseDetector, name="ensemble"):
 
     def _fit(self, X: Any) -> None:
         self.members_ = [self._member(m).fit(X) for m in self._checked_members()]
+        self._copy_input_attributes()
         self.calibrators_ = [
             Calibrator(self.calibration).fit(m.decision_scores_) for m in self.members_
         ]
+
+    def _copy_input_attributes(self) -> None:
+        """The input facts the members learnt (``n_features_in_``), as every detector has them."""
+        if hasattr(self.members_[0], "n_features_in_"):
+            self.n_features_in_ = self.members_[0].n_features_in_
 
     def _combine(self, member_scores: list[np.ndarray]) -> np.ndarray:
         weights = self._weights(len(member_scores))
@@ -173,3 +179,4 @@ class Ensemble(BaseDetector, name="ensemble"):
             Calibrator().set_state(state[f"member_{i}"]["calibration"])
             for i in range(len(templates))
         ]
+        self._copy_input_attributes()
