@@ -244,7 +244,8 @@ def test_stream_relation(name, fitted):
     stream = np.r_[det.score_stream(data.test[:150]), det.score_stream(data.test[150:])]
     assert stream.shape == (len(data.test),) and np.isfinite(stream).all()
     det.stream_values_, det.stream_mask_ = saved
-    np.testing.assert_allclose(stream, det.score_stream(data.test), rtol=1e-6)  # chunks = one
+    # chunks = one, up to float32 rounding (batch size changes the kernels' summation order)
+    np.testing.assert_allclose(stream, det.score_stream(data.test), rtol=1e-5, atol=1e-7)
     w, T = det.window_, len(data.test)
     if len(det._window_lengths()) > 1:  # test_timeseries_api: multi-scale is the mean of scales
         return
